@@ -1,0 +1,27 @@
+import Crypto
+import Foundation
+
+/// SHA-256 helpers shared by the file ledger, record amendments and deterministic alert ids.
+public enum Digest {
+    public static func sha256Hex(_ data: some DataProtocol) -> String {
+        SHA256.hash(data: data).map { byte in
+            let hex = String(byte, radix: 16)
+            return byte < 16 ? "0" + hex : hex
+        }.joined()
+    }
+
+    public static func sha256Hex(_ text: String) -> String { sha256Hex(Data(text.utf8)) }
+
+    /// Stable content hash of a record: sorted-key JSON, so the same content always hashes the same.
+    public static func contentHash(of record: Record) -> String {
+        sha256Hex(canonicalJSON(record))
+    }
+
+    public static func canonicalJSON(_ record: Record) -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        encoder.dateEncodingStrategy = .iso8601
+        // Encoding plain value types cannot fail; a failure here is a programming error.
+        return (try? encoder.encode(record)) ?? Data()
+    }
+}

@@ -1,0 +1,73 @@
+import Foundation
+
+/// What one rule concludes about one subject at one moment, before comparing with the past.
+public struct SignalReading: Sendable, Equatable {
+    public var rule: String
+    public var subject: String
+    /// The severity the evidence supports now; nil when the rule is not met.
+    public var severity: Severity?
+    /// False when inputs were missing or stale and the rule was not met on what was there: the
+    /// signal can then neither start nor end (an incomplete score is a lower bound, never "normal").
+    public var conclusive: Bool
+    public var value: String
+    public var title: String
+    public var reason: String
+    public var action: String
+    public var evidence: [Evidence]
+    /// Time of the newest evidence; a reading older than the state's evidence is ignored.
+    public var evidenceTime: Date
+    /// Records behind the reading, the trigger key of a raised alert.
+    public var records: [String]
+
+    public init(rule: String, subject: String, severity: Severity?, conclusive: Bool = true, value: String, title: String,
+                reason: String, action: String, evidence: [Evidence], evidenceTime: Date, records: [String]) {
+        self.rule = rule
+        self.subject = subject
+        self.severity = severity
+        self.conclusive = conclusive
+        self.value = value
+        self.title = title
+        self.reason = reason
+        self.action = action
+        self.evidence = evidence
+        self.evidenceTime = evidenceTime
+        self.records = records
+    }
+}
+
+/// Turns readings into alerts with Alertmanager's lifecycle: an alert when a signal starts or its
+/// severity rises, nothing while it holds or falls, a `resolved` journal entry when it ends.
+public enum SignalEngine {
+    public static func advance(_ reading: SignalReading, previous: SignalState?, trial: String, now: Date) -> SignalOutcome? {
+        if let previous, reading.evidenceTime < previous.evidenceTime { return nil }
+        let before = previous?.severity
+        var state = previous ?? SignalState(rule: reading.rule, subject: reading.subject, severity: nil, since: nil,
+                                            evidenceTime: reading.evidenceTime, alertID: nil)
+        guard let severity = reading.severity else {
+            guard reading.conclusive else { return nil }
+            state.evidenceTime = reading.evidenceTime
+            state.severity = nil
+            state.since = nil
+            guard before != nil, let opened = previous?.alertID else {
+                return previous == state ? nil : SignalOutcome(state: state, alert: nil)
+            }
+            state.alertID = nil
+            let resolved = Alert(
+                rule: reading.rule, phase: .resolved, severity: before!, subject: reading.subject, trial: trial,
+                triggerKey: "resolved|\(opened)|\(reading.records.joined(separator: ","))", records: reading.records, value: reading.value,
+                title: "\(reading.subject) \(reading.rule) signal ended", reason: "\(reading.reason) The signal opened by alert \(opened) has ended.",
+                action: "No action needed; recorded for the audit trail.", evidence: reading.evidence, raisedAt: now)
+            return SignalOutcome(state: state, alert: resolved)
+        }
+        state.evidenceTime = reading.evidenceTime
+        state.severity = severity
+        if before == nil { state.since = reading.evidenceTime }
+        guard before == nil || severity > before! else { return SignalOutcome(state: state, alert: nil) }
+        let alert = Alert(
+            rule: reading.rule, severity: severity, subject: reading.subject, trial: trial,
+            triggerKey: "\(reading.records.joined(separator: ","))|\(severity.rawValue)", records: reading.records, value: reading.value,
+            title: reading.title, reason: reading.reason, action: reading.action, evidence: reading.evidence, raisedAt: now)
+        state.alertID = alert.id
+        return SignalOutcome(state: state, alert: alert)
+    }
+}

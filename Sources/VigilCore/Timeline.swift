@@ -1,0 +1,138 @@
+import Foundation
+
+/// One value of a subject's timeline: what it was, when it was measured and which record said so.
+public struct TimedValue: Sendable, Equatable, Codable {
+    public var value: ObservationValue
+    public var time: Date
+    public var record: String
+    /// The record's own reference range, in the canonical unit, when it carried one.
+    public var low: Double?
+    public var high: Double?
+
+    public init(value: ObservationValue, time: Date, record: String, low: Double? = nil, high: Double? = nil) {
+        self.value = value
+        self.time = time
+        self.record = record
+        self.low = low
+        self.high = high
+    }
+}
+
+/// How long a value stays current, by code, so scores combine only values that describe the subject
+/// now. Defaults (issue 4): vital signs 4 h, blood gas 6 h, other laboratory values 24 h.
+public struct Freshness: Sendable, Equatable {
+    public var vitals: TimeInterval
+    public var bloodGas: TimeInterval
+    public var labs: TimeInterval
+    /// Per-code overrides.
+    public var overrides: [String: TimeInterval]
+
+    public init(vitals: TimeInterval = 4 * 3600, bloodGas: TimeInterval = 6 * 3600, labs: TimeInterval = 24 * 3600, overrides: [String: TimeInterval] = [:]) {
+        self.vitals = vitals
+        self.bloodGas = bloodGas
+        self.labs = labs
+        self.overrides = overrides
+    }
+
+    public static let vitalCodes: Set<String> = [
+        "respiratory_rate", "spo2", "oxygen", "fio2", "systolic_bp", "diastolic_bp", "mean_arterial_pressure", "heart_rate",
+        "temperature", "consciousness", "gcs", "respiratory_support", "norepinephrine", "epinephrine", "dopamine", "dobutamine",
+    ]
+    public static let bloodGasCodes: Set<String> = ["pao2", "paco2", "lactate"]
+
+    public func window(for code: String) -> TimeInterval {
+        if let override = overrides[code] { return override }
+        if Self.vitalCodes.contains(code) { return vitals }
+        if Self.bloodGasCodes.contains(code) { return bloodGas }
+        return labs
+    }
+}
+
+/// A subject as of one moment: the newest value of each code, with the subject's fixed facts (age,
+/// malignancy, infusion time), ready for the scores. Values older than their freshness window at
+/// `asOf`, or later than `asOf`, are not current.
+public struct SubjectSnapshot: Sendable, Equatable {
+    public var subject: String
+    public var asOf: Date
+    public var latest: [String: TimedValue]
+    public var freshness: Freshness
+    /// From the enrolment event: `age`, `malignancy` ("true"/"false"), `index_date`.
+    public var enrolment: [String: String]
+    public var infusionTime: Date?
+    /// The subject is known to be hypercapnic (NEWS2 SpO2 scale 2).
+    public var hypercapnic: Bool
+
+    public init(subject: String, asOf: Date, latest: [String: TimedValue], freshness: Freshness = Freshness(),
+                enrolment: [String: String] = [:], infusionTime: Date? = nil, hypercapnic: Bool = false) {
+        self.subject = subject
+        self.asOf = asOf
+        self.latest = latest
+        self.freshness = freshness
+        self.enrolment = enrolment
+        self.infusionTime = infusionTime
+        self.hypercapnic = hypercapnic
+    }
+
+    /// The current value of `code`, or nil when it is missing or stale.
+    public func current(_ code: String) -> TimedValue? {
+        guard let value = latest[code], value.time <= asOf, asOf.timeIntervalSince(value.time) <= freshness.window(for: code) else { return nil }
+        return value
+    }
+
+    /// The current numeric value of `code`.
+    public func number(_ code: String) -> Double? { current(code)?.value.number }
+
+    /// Whether a value exists but is too old to use (reported as "stale", not merely "missing").
+    public func isStale(_ code: String) -> Bool { latest[code] != nil && current(code) == nil }
+}
+
+/// One input of a score: its value, the points it earned, and where it came from.
+public struct ScoreComponent: Sendable, Equatable, Codable {
+    public var name: String
+    public var value: String
+    public var points: Int
+    public var time: Date?
+    public var record: String?
+
+    public init(name: String, value: String, points: Int, time: Date?, record: String?) {
+        self.name = name
+        self.value = value
+        self.points = points
+        self.time = time
+        self.record = record
+    }
+
+    /// A component from a timeline value.
+    public init(name: String, _ timed: TimedValue, unit: String? = nil, points: Int) {
+        self.init(name: name, value: timed.value.description + (unit.map { " \($0)" } ?? ""), points: points, time: timed.time, record: timed.record)
+    }
+}
+
+/// A clinical score as of one moment. A score with missing components keeps its partial total, which
+/// is a lower bound: it may raise a signal but never counts as normal.
+public struct ScoreResult: Sendable, Equatable, Codable {
+    public var name: String
+    public var total: Int
+    public var components: [ScoreComponent]
+    /// Inputs that are absent or stale, by name ("heart_rate (stale)").
+    public var missing: [String]
+
+    public init(name: String, total: Int, components: [ScoreComponent], missing: [String]) {
+        self.name = name
+        self.total = total
+        self.components = components
+        self.missing = missing
+    }
+
+    public var isComplete: Bool { missing.isEmpty }
+
+    /// Builds a result from components, summing their points.
+    public init(name: String, components: [ScoreComponent], missing: [String]) {
+        self.init(name: name, total: components.reduce(0) { $0 + $1.points }, components: components, missing: missing)
+    }
+}
+
+extension SubjectSnapshot {
+    /// "code" or "code (stale)", for a missing input.
+    public func missingName(_ code: String) -> String { isStale(code) ? "\(code) (stale)" : code }
+}

@@ -1,0 +1,143 @@
+import Foundation
+import Glibc
+import Logging
+import VigilCore
+import VigilStore
+import VigilSystemd
+
+/// Delivers ledger alerts to their two destinations, journal and outbox, and marks each delivery in
+/// the store. An alert interrupted by a crash is finished on the next pass: the outbox is keyed by
+/// alert id, and the journal is searched for the alert id before a resend, so neither gets it twice.
+public final class AlertEmitter: Sendable {
+    let store: VigilStore
+    let journal: JournalWriter
+    let outbox: Outbox
+    let state: DaemonState
+    let logger: Logger
+    let clock: @Sendable () -> Date
+
+    public init(store: VigilStore, journal: JournalWriter, outbox: Outbox, state: DaemonState, logger: Logger, clock: @escaping @Sendable () -> Date) {
+        self.store = store
+        self.journal = journal
+        self.outbox = outbox
+        self.state = state
+        self.logger = logger
+        self.clock = clock
+    }
+
+    /// Delivers every pending alert. `recovering` is true after a start-up, when an alert may have
+    /// reached journald just before the previous process died without the ledger knowing.
+    public func deliverPending(recovering: Bool = false) {
+        let pending: [StoredAlert]
+        do {
+            pending = try store.undeliveredAlerts()
+        } catch {
+            logger.error("cannot read the alert ledger: \(error)")
+            state.setDegraded("store", "alert ledger unreadable: \(error)")
+            return
+        }
+        let mail = AlertMail(configuration: state.configuration)
+        if recovering, !pending.isEmpty {
+            logger.notice("recovery: \(pending.count) alert(s) not fully delivered before the last stop; finishing them")
+        }
+        if recovering, pending.contains(where: { $0.journalAt == nil }) { journalBarrier(pending: pending.count) }
+        var journalFailed = false
+        var outboxFailure: String?
+        let silences = (try? store.activeSilences(at: clock())) ?? []
+        for item in pending {
+            let alert = item.alert
+            let hold = alert.phase == .raised && item.outboxAt == nil ? mailHold(alert, silences: silences) : nil
+            if item.journalAt == nil, !journalFailed {
+                let alreadyThere = recovering
+                    && JournalReader.contains([(field: "VIGIL_ALERT_ID", value: alert.id), (field: "VIGIL_INSTANCE", value: store.instanceID)]) == true
+                if alreadyThere { logger.notice("recovery: alert \(alert.id) was already in the journal; not sent again") }
+                var fields = alert.journalFields(timeZone: mail.timeZone, instance: store.instanceID)
+                if alert.phase == .raised { fields.append(("VIGIL_MAIL", hold ?? "sent")) }
+                if alreadyThere || journal.send(fields) {
+                    mark { try store.markJournalDelivered(alert.id, at: clock()) }
+                } else {
+                    // journald is down: keep the remaining entries queued in the ledger, in order.
+                    journalFailed = true
+                }
+            }
+            if let hold {
+                logger.notice("alert \(alert.id): no mail (\(hold)); the journal has it")
+                mark { try store.holdMail(alert.id, reason: hold, at: clock()) }
+            } else if alert.phase == .raised, item.outboxAt == nil {
+                do {
+                    try outbox.deliver(alertID: alert.id, message: mail.render(alert))
+                    mark { try store.markOutboxDelivered(alert.id, at: clock()) }
+                } catch {
+                    outboxFailure = "\(error)"
+                    logger.error("outbox write failed for alert \(alert.id): \(error)")
+                }
+            }
+        }
+        if !journalFailed { escalate(mail) }
+        state.setDegraded("journal", journalFailed ? (journal.lastError ?? "journal unreachable") : nil)
+        state.setDegraded("outbox", outboxFailure.map { "outbox write failed: \($0)" })
+    }
+
+    /// Why an alert's mail must be held: a matching maintenance silence, or the same rule and subject
+    /// already mailed at this severity or higher within the repeat interval. Nil: send.
+    func mailHold(_ alert: Alert, silences: [Silence]) -> String? {
+        if let silence = silences.first(where: { $0.matches(alert) }) {
+            return "silenced by \(silence.id) until \(ISO8601DateFormatter().string(from: silence.endsAt)): \(silence.reason)"
+        }
+        // Halts and SUSAR deadlines are each a distinct regulatory event: always mailed.
+        let interval = state.configuration.mail.repeatInterval
+        if interval > 0, alert.severity != .halt, alert.rule != "susar-clock",
+           (try? store.recentlyNotified(alert, within: interval, before: clock())) == true {
+            return "repeat interval: \(alert.rule) for \(alert.subject ?? "trial") already mailed within \(Int(interval / 60)) min"
+        }
+        return nil
+    }
+
+    /// Re-notifies unacknowledged critical and halt alerts to the escalation list, once each.
+    func escalate(_ mail: AlertMail) {
+        let configuration = state.configuration
+        let now = clock()
+        guard !mail.escalationRecipients.isEmpty,
+              let due = try? store.alertsToEscalate(raisedBefore: now.addingTimeInterval(-configuration.mail.escalateAfter))
+        else { return }
+        let silences = (try? store.activeSilences(at: now)) ?? []
+        for item in due where !silences.contains(where: { $0.matches(item.alert) }) {
+            let alert = item.alert
+            let minutes = Int(now.timeIntervalSince(alert.raisedAt) / 60)
+            do {
+                try outbox.deliver(alertID: "\(alert.id)-escalation", message: mail.renderEscalation(alert, unacknowledgedFor: minutes, at: now))
+                let matches = [(field: "VIGIL_ALERT_ID", value: alert.id), (field: "VIGIL_PHASE", value: "escalated"), (field: "VIGIL_INSTANCE", value: store.instanceID)]
+                if JournalReader.contains(matches) != true {
+                    var fields = alert.journalFields(timeZone: mail.timeZone, instance: store.instanceID)
+                    fields = fields.map { $0.0 == "VIGIL_PHASE" ? ("VIGIL_PHASE", "escalated") : $0.0 == "MESSAGE" ? ("MESSAGE", "ESCALATED after \(minutes) min unacknowledged to \(mail.escalationRecipients.joined(separator: ", ")): " + $0.1) : $0 }
+                    guard journal.send(fields) else { return }
+                }
+                try store.markEscalated(alert.id, at: now)
+                logger.warning("alert \(alert.id) unacknowledged for \(minutes) min: escalated to \(mail.escalationRecipients.joined(separator: ", "))")
+            } catch {
+                logger.error("escalation of alert \(alert.id) failed, will retry: \(error)")
+            }
+        }
+    }
+
+    /// Before asking the journal whether an alert already reached it, make sure journald has read
+    /// everything the previous process sent: journald reads its socket in order, so once an entry
+    /// sent now is visible, every earlier datagram has been stored too.
+    private func journalBarrier(pending: Int) {
+        let marker = UUID().uuidString
+        guard journal.send([
+            ("MESSAGE", "vigild: recovering after an unclean stop; checking \(pending) undelivered alert(s) against the journal"),
+            ("PRIORITY", "5"), ("SYSLOG_IDENTIFIER", "vigild"), ("VIGIL_RECOVERY_MARKER", marker),
+        ]) else { return }
+        let deadline = clock().addingTimeInterval(5)
+        while clock() < deadline {
+            if JournalReader.contains(field: "VIGIL_RECOVERY_MARKER", value: marker) == true { return }
+            usleep(10_000)
+        }
+        logger.warning("journal recovery marker not visible after 5 s; checking pending alerts anyway")
+    }
+
+    private func mark(_ body: () throws -> Void) {
+        do { try body() } catch { logger.error("cannot record a delivery in the alert ledger: \(error)") }
+    }
+}

@@ -1,0 +1,290 @@
+import Foundation
+import Glibc
+import VigilCore
+import VigilStore
+import VigilSystemd
+
+/// Answers control-socket requests from the store and the daemon state. Reads go through the
+/// store's WAL readers, so they never wait for the ingest transaction.
+public struct ControlHandler: Sendable {
+    let store: VigilStore
+    let state: DaemonState
+    let journal: JournalWriter
+    let outbox: Outbox
+    let clock: @Sendable () -> Date
+    let reload: @Sendable () -> (ok: Bool, message: String)
+
+    public init(store: VigilStore, state: DaemonState, journal: JournalWriter, outbox: Outbox, clock: @escaping @Sendable () -> Date,
+                reload: @escaping @Sendable () -> (ok: Bool, message: String)) {
+        self.store = store
+        self.state = state
+        self.journal = journal
+        self.outbox = outbox
+        self.clock = clock
+        self.reload = reload
+    }
+
+    public func handle(_ line: String, peer: PeerCredentials?) -> String {
+        let words = line.split(separator: " ").map(String.init)
+        guard let command = words.first else { return ControlReply.error("empty request; try 'ping'") }
+        do {
+            switch command {
+            case "ping":
+                return ControlReply.ok(PingReply(ok: true, pong: true, version: VigilVersion.string, pid: getpid()))
+            case "status":
+                return ControlReply.ok(try status())
+            case "alerts":
+                return try alerts(Array(words.dropFirst()))
+            case "subjects":
+                return try subjects()
+            case "subject":
+                guard words.count == 2 else { return ControlReply.error("usage: subject ID") }
+                return try subject(words[1])
+            case "rules":
+                return try rules()
+            case "report":
+                return try report()
+            case "ack":
+                guard let who = peer.flatMap(authorisedName) else { return denied(command) }
+                return try acknowledge(Array(words.dropFirst()), who: who)
+            case "resume":
+                guard let who = peer.flatMap(authorisedName) else { return denied(command) }
+                guard words.count >= 3 else { return ControlReply.error("usage: resume BY REASON…") }
+                let by = words[1].replacingOccurrences(of: "_", with: " ")
+                guard let resumed = try store.resumeTrial(by: "\(by) (\(who))", reason: words[2...].joined(separator: " "), at: clock()) else {
+                    return ControlReply.error("the trial is not halted")
+                }
+                return ControlReply.ok(ActionReply(ok: true, message: "trial \(state.configuration.trial.id) RUNNING again; resumed by \(resumed.resumedBy ?? by): \(resumed.resumeReason ?? "")"))
+            case "reload":
+                guard peer.flatMap(authorisedName) != nil else { return denied(command) }
+                let result = reload()
+                return result.ok ? ControlReply.ok(ActionReply(ok: true, message: result.message)) : ControlReply.error(result.message)
+            case "silence":
+                guard let who = peer.flatMap(authorisedName) else { return denied(command) }
+                return try silence(Array(words.dropFirst()), who: who)
+            case "silences":
+                return ControlReply.ok(SilencesReply(ok: true, silences: try store.activeSilences(at: clock())))
+            default:
+                return ControlReply.error("unknown command '\(command.prefix(40))'; known: ping, status, alerts, ack, subjects, subject, rules, report, resume, reload, silence, silences")
+            }
+        } catch {
+            return ControlReply.error("\(command) failed: \(error)")
+        }
+    }
+
+    func status() throws -> StatusReport {
+        let now = clock()
+        let configuration = state.configuration
+        let stats = try store.statistics()
+        let backlog = outbox.backlog(now: now)
+        let relayState = MailRelay.loadState(outbox: outbox)
+        let degraded = state.degradedReasons.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }
+        var open: [String: Int] = [:]
+        for severity in Severity.allCases { open[severity.rawValue] = stats.openAlerts[severity] ?? 0 }
+        let journalReachable = journal.isReachable ?? FileManager.default.fileExists(atPath: JournalWriter.socketPath)
+        let trialState = try store.trialState()
+        return StatusReport(
+            ok: true, version: VigilVersion.string, pid: getpid(), uptimeSeconds: now.timeIntervalSince(state.startedAt),
+            configPath: state.configPath, configDigest: configuration.digest, lastReloadError: state.lastReloadError,
+            trial: .init(id: configuration.trial.id, state: trialState.phase.rawValue,
+                         reason: trialState.phase == .halted ? "\(trialState.rule ?? "?"): \(trialState.reason ?? "") since \(trialState.since.map { ISO8601DateFormatter().string(from: $0) } ?? "?")" : nil),
+            state: degraded.isEmpty ? "ok" : "degraded", degraded: degraded,
+            inboxBacklog: InboxWatcher.scan(directory: configuration.directories.inbox).count,
+            lastFileAt: stats.lastFileAt, busySeconds: state.busyFor(now: now),
+            records: .init(applied: stats.recordsApplied, rejected: stats.recordsRejected, stored: stats.storedRecords,
+                           files: stats.files, filesRejected: stats.filesRejected),
+            openAlerts: open, subjectsWithActiveSignals: stats.subjectsWithActiveSignals,
+            outbox: .init(backlog: backlog.count, oldestAgeSeconds: backlog.oldestAgeSeconds, failing: relayState.count,
+                          lastRelayError: relayState.values.max { $0.nextAttempt < $1.nextAttempt }?.lastError),
+            journal: .init(reachable: journalReachable, detail: journalReachable ? nil : (journal.lastError ?? "no journal socket at \(JournalWriter.socketPath)"),
+                           pendingEntries: stats.undeliveredJournal),
+            store: .init(path: store.path, bytes: store.sizeOnDisk()))
+    }
+
+    func subjects() throws -> String {
+        let entries = try store.subjects().map { subject in
+            SubjectsReply.Entry(subject: subject, activeSignals: try store.signalStates(subject: subject).filter { $0.severity != nil }.map(\.rule))
+        }
+        return ControlReply.ok(SubjectsReply(ok: true, subjects: entries))
+    }
+
+    /// Scores as of now, with the configured freshness windows: what the on-call person needs to
+    /// see is what Vigil can say about the subject at this moment, and what it cannot.
+    func subject(_ id: String) throws -> String {
+        let configuration = state.configuration
+        guard (try? configuration.ingestOptions().isValidSubject(id)) == true else {
+            return ControlReply.error("'\(id.prefix(40))' is not a trial subject id")
+        }
+        let now = clock()
+        let inputs = try store.subjectInputs(subject: id, asOf: now)
+        guard !inputs.latest.isEmpty || !inputs.events.isEmpty || !inputs.adverseEvents.isEmpty else {
+            return ControlReply.error("no record for subject \(id)")
+        }
+        let snapshot = Evaluator(configuration: configuration, now: now).snapshot(subject: id, asOf: now, inputs: inputs)
+        let view = { (result: ScoreResult, note: String?) in
+            SubjectReply.Score(
+                name: result.name, total: result.total, complete: result.isComplete,
+                components: result.components.map { c in
+                    SubjectReply.Component(name: c.name, value: c.value, points: c.points, time: c.time,
+                                           ageSeconds: c.time.map { now.timeIntervalSince($0) }, record: c.record)
+                }, missing: result.missing, note: note)
+        }
+        let scorten = SCORTEN.evaluate(snapshot)
+        let scores = [
+            view(NEWS2.evaluate(snapshot), snapshot.hypercapnic ? "SpO2 scale 2 (hypercapnic)" : nil),
+            view(QSOFA.evaluate(snapshot), nil), view(SIRS.evaluate(snapshot), nil), view(SOFAScore.evaluate(snapshot), nil),
+            view(scorten, scorten.isComplete
+                ? "predicted mortality \(String(format: "%.1f", SCORTEN.predictedMortality(score: scorten.total) * 100)) % (Bastuji-Garin 2000)"
+                : "predicted mortality needs all seven factors"),
+        ]
+        let signals = try store.signalStates(subject: id).compactMap { state in
+            state.severity.map { SubjectReply.Signal(rule: state.rule, severity: $0.rawValue, since: state.since, alertId: state.alertID) }
+        }
+        return ControlReply.ok(SubjectReply(
+            ok: true, subject: id, asOf: now, latestDataAt: inputs.latest.values.map(\.time).max(), scores: scores,
+            sofaBaseline: try store.fact(SOFABaseline.self, subject: id, key: "sofa_baseline")?.value, signals: signals))
+    }
+
+    /// The peer's name when it may acknowledge and resume: root, the daemon's own user, or a member
+    /// of `control.authorised_groups` (checked through SO_PEERCRED and the group database).
+    func authorisedName(_ peer: PeerCredentials) -> String? {
+        let name = getpwuid(peer.uid).map { String(cString: $0.pointee.pw_name) } ?? "uid \(peer.uid)"
+        if peer.uid == 0 || peer.uid == getuid() { return name }
+        for group in state.configuration.authorisedGroups {
+            guard let entry = getgrnam(group) else { continue }
+            if entry.pointee.gr_gid == peer.gid { return name }
+            var member = entry.pointee.gr_mem
+            while let pointer = member?.pointee {
+                if String(cString: pointer) == name { return name }
+                member = member?.advanced(by: 1)
+            }
+        }
+        return nil
+    }
+
+    func denied(_ command: String) -> String {
+        ControlReply.error("access denied: \(command) needs root or a member of \(state.configuration.authorisedGroups.joined(separator: ", "))")
+    }
+
+    func acknowledge(_ arguments: [String], who: String) throws -> String {
+        guard let id = arguments.first, id.count == 16, id.allSatisfy(\.isHexDigit) else { return ControlReply.error("usage: ack ALERT_ID [reported] [by:NAME]") }
+        let reported = arguments.contains("reported")
+        let by = arguments.first { $0.hasPrefix("by:") }.map { String($0.dropFirst(3)).replacingOccurrences(of: "_", with: " ") }
+        let person = by.map { "\($0) (\(who))" } ?? who
+        guard let result = try store.acknowledge(alertID: id, by: person, at: clock(), reported: reported) else {
+            return ControlReply.error("no alert \(id)")
+        }
+        if reported, result.clockReported == nil { return ControlReply.error("alert \(id) acknowledged by \(person), but it belongs to no open SUSAR clock") }
+        return ControlReply.ok(ActionReply(ok: true, message: "alert \(id) acknowledged by \(person)" + (result.clockReported.map { "; SUSAR \($0) marked reported" } ?? "")))
+    }
+
+    /// `silence TARGET MINUTES REASON…`: holds mail for a rule or a subject (the journal still gets
+    /// every alert); the silence itself is written to the journal.
+    func silence(_ arguments: [String], who: String) throws -> String {
+        guard arguments.count >= 3, let minutes = Double(arguments[1]), minutes > 0, minutes <= 7 * 24 * 60 else {
+            return ControlReply.error("usage: silence RULE|SUBJECT MINUTES REASON… (at most 7 days)")
+        }
+        let target = arguments[0]
+        let knownRule = RuleFamily.family(of: target) != "other" || ["lactate", "data-quality", "susar-clock"].contains(target)
+        guard knownRule || (try? state.configuration.ingestOptions().isValidSubject(target)) == true else {
+            return ControlReply.error("'\(target.prefix(40))' is neither a rule id nor a trial subject id")
+        }
+        let now = clock()
+        let silence = Silence(id: "S" + String(UUID().uuidString.prefix(8)).lowercased(), matcher: target, startsAt: now,
+                              endsAt: now.addingTimeInterval(minutes * 60), reason: arguments[2...].joined(separator: " "), createdBy: who)
+        try store.addSilence(silence)
+        journal.send([
+            ("MESSAGE", "Vigil silence \(silence.id) by \(who): no mail for \(target) until \(ISO8601DateFormatter().string(from: silence.endsAt)) (\(silence.reason)); alerts still reach the journal"),
+            ("PRIORITY", "5"), ("SYSLOG_IDENTIFIER", "vigild"), ("VIGIL_TRIAL", state.configuration.trial.id),
+            ("VIGIL_SILENCE", silence.id), ("VIGIL_SILENCE_MATCHER", target),
+        ])
+        return ControlReply.ok(ActionReply(ok: true, message: "silence \(silence.id): no mail for \(target) until \(ISO8601DateFormatter().string(from: silence.endsAt))"))
+    }
+
+    func rules() throws -> String {
+        let stopping = state.configuration.stopping
+        let t = stopping.toxicity
+        let halts = stopping.haltRules.map {
+            RulesReply.Halt(id: $0.id, description: $0.description, terms: $0.terms, termPattern: $0.termPattern, minimumGrade: $0.minimumGrade,
+                            relatedAtLeast: $0.relatedAtLeast, windowHours: $0.windowHours, fatal: $0.requiresFatal, susar: $0.requiresSUSAR)
+        }
+        let toxicity = RulesReply.Toxicity(
+            definition: "grade ≥ \(t.minimumGrade), causality ≥ \(t.relatedAtLeast), onset by Day \(ObservationValue.format(t.windowDays)) after infusion",
+            priorA: t.bayesian.priorA, priorB: t.bayesian.priorB, maxToxicityRate: t.bayesian.maxToxicityRate,
+            posteriorThreshold: t.bayesian.threshold, minimumEvaluable: t.bayesian.minimumEvaluable, enrolmentTarget: t.enrolmentTarget,
+            countRules: t.countRules, boundaries: t.bayesian.boundaries(upTo: t.enrolmentTarget))
+        return ControlReply.ok(RulesReply(ok: true, trialState: try store.trialState().phase.rawValue, haltRules: halts, toxicity: toxicity,
+                                          susarClockDays: ["fatal or life-threatening": 7, "other": 15]))
+    }
+
+    func report() throws -> String {
+        let configuration = state.configuration
+        let now = clock()
+        let infusions = try store.infusions()
+        let adverseEvents = try store.allAdverseEvents()
+        let infused = infusions.keys.sorted()
+        func rate(_ subjects: Set<String>) -> ReportReply.Rate {
+            let within = subjects.filter { infusions[$0] != nil }.sorted()
+            return .init(subjects: within, count: within.count, of: infused.count,
+                         percent: infused.isEmpty ? nil : (Double(within.count) / Double(infused.count) * 1000).rounded() / 10)
+        }
+        func within(_ date: Date?, of subject: String, days: Double) -> Bool {
+            guard let date, let d0 = infusions[subject] else { return false }
+            return date >= d0.addingTimeInterval(-86400) && date <= d0.addingTimeInterval(days * 86400)
+        }
+        let primary = Set(adverseEvents.filter { within($0.onsetTime, of: $0.subject, days: 10) }.map(\.subject))
+        let septicTerm = try Regex("(?i)(sepsis|septic)")
+        let sepsis = try store.subjectsWithAlerts(rules: ["sofa-sepsis", "septic-shock"])
+            .union(adverseEvents.filter { (try? septicTerm.firstMatch(in: $0.term)) != nil }.map(\.subject))
+        let icu = Set(try store.events(kind: "icu_transfer").map(\.subject))
+        let deaths = Set(try store.events(kind: "death").filter { within($0.time, of: $0.subject, days: 30) }.map(\.subject))
+            .union(adverseEvents.filter { $0.isFatal && within($0.onsetTime, of: $0.subject, days: 30) }.map(\.subject))
+        // SCORTEN on day 1 (the score's own definition): values of the first 24 h after the infusion day starts.
+        var predicted = 0.0
+        var complete: [String] = []
+        var incomplete: [String] = []
+        for subject in infused {
+            let asOf = min(infusions[subject]!.addingTimeInterval(86400), now)
+            let inputs = try store.subjectInputs(subject: subject, asOf: asOf)
+            let score = SCORTEN.evaluate(Evaluator(configuration: configuration, now: now).snapshot(subject: subject, asOf: asOf, inputs: inputs))
+            if score.isComplete {
+                predicted += SCORTEN.predictedMortality(score: score.total)
+                complete.append(subject)
+            } else {
+                incomplete.append(subject)
+            }
+        }
+        let observedAmongComplete = deaths.intersection(complete).count
+        let evaluable = configuration.stopping.toxicity.evaluable(infusions: infusions, adverseEvents: adverseEvents, now: now)
+        return ControlReply.ok(ReportReply(
+            ok: true, trial: configuration.trial.id, infused: infused.count, primarySafety: rate(primary), sepsis: rate(sepsis), icuTransfer: rate(icu),
+            mortalityOneMonth: .init(observedDeaths: deaths.sorted(), predictedDeaths: (predicted * 100).rounded() / 100,
+                                     subjectsWithCompleteScorten: complete.count, subjectsWithoutCompleteScorten: incomplete,
+                                     observedOverPredicted: predicted > 0 ? (Double(observedAmongComplete) / predicted * 100).rounded() / 100 : nil),
+            evaluableForToxicity: evaluable.count, toxicities: evaluable.filter { $0.toxicity != nil }.count))
+    }
+
+    func alerts(_ arguments: [String]) throws -> String {
+        var openOnly = true
+        var limit = 50
+        for argument in arguments {
+            switch argument {
+            case "open": openOnly = true
+            case "all": openOnly = false
+            default:
+                guard let n = Int(argument), (1...10_000).contains(n) else {
+                    return ControlReply.error("usage: alerts [open|all] [N]; '\(argument.prefix(40))' is neither")
+                }
+                limit = n
+            }
+        }
+        let list = try store.alerts(openOnly: openOnly, limit: limit).map { item in
+            AlertSummary(
+                id: item.alert.id, rule: item.alert.rule, severity: item.alert.severity.rawValue,
+                subject: item.alert.subject ?? "trial", title: item.alert.title, value: item.alert.value,
+                raisedAt: item.alert.raisedAt, journalAt: item.journalAt, outboxAt: item.outboxAt,
+                ackedAt: item.ackedAt, ackedBy: item.ackedBy, resolvedAt: item.resolvedAt)
+        }
+        return ControlReply.ok(AlertsReply(ok: true, alerts: list))
+    }
+}

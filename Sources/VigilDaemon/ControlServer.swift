@@ -1,0 +1,164 @@
+import Foundation
+import Glibc
+import Synchronization
+
+/// Who is on the other end of a control connection (`SO_PEERCRED`), for access checks and the
+/// "who acknowledged" record.
+public struct PeerCredentials: Sendable, Equatable {
+    public var pid: Int32
+    public var uid: UInt32
+    public var gid: UInt32
+}
+
+/// The Unix control socket of DESIGN.md §3.4: one request line in, one JSON line out. It runs on
+/// threads of its own, so a busy pipeline never delays a reply to the on-call person.
+public final class ControlServer: Sendable {
+    /// Longest request line accepted; longer requests are refused without being read further.
+    public static let maxRequestBytes = 4096
+    /// A client that does not finish its line in this time is disconnected.
+    public static let clientTimeoutSeconds = 5
+
+    public typealias Handler = @Sendable (_ line: String, _ peer: PeerCredentials?) -> String
+
+    private let listenFD: Int32
+    private let wakeRead: Int32
+    private let wakeWrite: Int32
+    private let handler: Handler
+    private let path: String?
+
+    /// Binds `path` (replacing a stale socket) or adopts `activatedFD` from socket activation.
+    public init(path: String, mode: UInt16, group: String, activatedFD: Int32?, handler: @escaping Handler) throws {
+        self.handler = handler
+        if let activatedFD {
+            listenFD = activatedFD
+            self.path = nil
+        } else {
+            try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            listenFD = try Self.bind(path: path, mode: mode, group: group)
+            self.path = path
+        }
+        var pipeFDs: [Int32] = [0, 0]
+        guard pipe(&pipeFDs) == 0 else { throw DurableFile.Failure(operation: "pipe", path: path, code: errno) }
+        for end in pipeFDs { _ = fcntl(end, F_SETFD, FD_CLOEXEC) }
+        wakeRead = pipeFDs[0]
+        wakeWrite = pipeFDs[1]
+        let thread = Thread { [self] in self.acceptLoop() }
+        thread.name = "vigil-control"
+        thread.start()
+    }
+
+    static func bind(path: String, mode: UInt16, group: String) throws -> Int32 {
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { throw DurableFile.Failure(operation: "socket", path: path, code: errno) }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(path.utf8)
+        guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else {
+            close(fd)
+            throw DurableFile.Failure(operation: "bind (path too long for a Unix socket)", path: path, code: ENAMETOOLONG)
+        }
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            raw.copyBytes(from: bytes)
+            raw[bytes.count] = 0
+        }
+        unlink(path)
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        guard bound == 0, listen(fd, 64) == 0 else {
+            let code = errno
+            close(fd)
+            throw DurableFile.Failure(operation: "bind", path: path, code: code)
+        }
+        chmod(path, mode_t(mode))
+        if let entry = getgrnam(group) { chown(path, uid_t.max, entry.pointee.gr_gid) }
+        return fd
+    }
+
+    /// Stops accepting and removes the socket file.
+    public func stop() {
+        var byte: UInt8 = 1
+        _ = write(wakeWrite, &byte, 1)
+        if let path { unlink(path) }
+    }
+
+    private func acceptLoop() {
+        defer {
+            close(listenFD)
+            close(wakeRead)
+            close(wakeWrite)
+        }
+        while true {
+            var fds = [pollfd(fd: listenFD, events: Int16(POLLIN), revents: 0), pollfd(fd: wakeRead, events: Int16(POLLIN), revents: 0)]
+            let ready = poll(&fds, 2, -1)
+            if ready < 0 {
+                if errno == EINTR { continue }
+                return
+            }
+            if fds[1].revents != 0 { return }
+            guard fds[0].revents & Int16(POLLIN) != 0 else { continue }
+            let client = accept(listenFD, nil, nil)
+            guard client >= 0 else { continue }
+            _ = fcntl(client, F_SETFD, FD_CLOEXEC)
+            let thread = Thread { [self] in self.serve(client) }
+            thread.name = "vigil-control-client"
+            thread.start()
+        }
+    }
+
+    private func serve(_ fd: Int32) {
+        defer { close(fd) }
+        var timeout = timeval(tv_sec: Self.clientTimeoutSeconds, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        let peer = Self.peerCredentials(fd)
+        let reply: String
+        switch Self.readLine(fd) {
+        case .success(let line): reply = handler(line, peer)
+        case .failure(let failure): reply = ControlReply.error(failure.message)
+        }
+        let bytes = Array((reply + "\n").utf8)
+        var offset = 0
+        while offset < bytes.count {
+            let n = bytes[offset...].withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            if n <= 0 { return }
+            offset += n
+        }
+    }
+
+    static func peerCredentials(_ fd: Int32) -> PeerCredentials? {
+        // struct ucred { pid_t pid; uid_t uid; gid_t gid; }, which PeerCredentials mirrors field for field.
+        var credentials = PeerCredentials(pid: 0, uid: 0, gid: 0)
+        var length = socklen_t(MemoryLayout<PeerCredentials>.size)
+        guard getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &credentials, &length) == 0 else { return nil }
+        return credentials
+    }
+
+    static func readLine(_ fd: Int32) -> Result<String, ReadFailure> {
+        var data = [UInt8]()
+        var chunk = [UInt8](repeating: 0, count: 1024)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                return .failure(ReadFailure(errno == EAGAIN ? "request not completed within \(clientTimeoutSeconds) s" : "read failed"))
+            }
+            if n == 0 { break }
+            data.append(contentsOf: chunk[0..<n])
+            if let newline = data.firstIndex(of: 0x0A) {
+                data.removeSubrange(newline...)
+                break
+            }
+            if data.count > maxRequestBytes { return .failure(ReadFailure("request longer than \(maxRequestBytes) bytes")) }
+        }
+        guard data.count <= maxRequestBytes else { return .failure(ReadFailure("request longer than \(maxRequestBytes) bytes")) }
+        guard let line = String(validating: data, as: UTF8.self) else { return .failure(ReadFailure("request is not UTF-8")) }
+        return .success(line.trimmingCharacters(in: .whitespacesAndNewlines))
+    }
+
+    /// Why a request could not be read.
+    struct ReadFailure: Error {
+        let message: String
+        init(_ message: String) { self.message = message }
+    }
+}

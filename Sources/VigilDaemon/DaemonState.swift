@@ -1,0 +1,66 @@
+import Foundation
+import Synchronization
+
+/// The daemon's shared, changing state: the live configuration (replaced on reload), what the
+/// pipeline is doing, and why the daemon is degraded, read by the control socket and the watchdog.
+public final class DaemonState: Sendable {
+    private struct Fields {
+        var configuration: VigilConfiguration
+        var busySince: Date?
+        var busyWith: String?
+        var degraded: [String: String] = [:]
+        var reloads = 0
+        var lastReloadError: String?
+    }
+
+    public let startedAt: Date
+    public let configPath: String
+    private let fields: Mutex<Fields>
+
+    public init(configuration: VigilConfiguration, configPath: String, startedAt: Date) {
+        self.startedAt = startedAt
+        self.configPath = configPath
+        fields = Mutex(Fields(configuration: configuration))
+    }
+
+    public var configuration: VigilConfiguration {
+        get { fields.withLock { $0.configuration } }
+    }
+
+    public func replaceConfiguration(_ configuration: VigilConfiguration) {
+        fields.withLock {
+            $0.configuration = configuration
+            $0.reloads += 1
+            $0.lastReloadError = nil
+        }
+    }
+
+    public func reloadFailed(_ reason: String) { fields.withLock { $0.lastReloadError = reason } }
+    public var lastReloadError: String? { fields.withLock { $0.lastReloadError } }
+
+    public func beginWork(_ what: String, at time: Date) {
+        fields.withLock {
+            $0.busySince = time
+            $0.busyWith = what
+        }
+    }
+
+    public func endWork() {
+        fields.withLock {
+            $0.busySince = nil
+            $0.busyWith = nil
+        }
+    }
+
+    /// How long the pipeline has been on its current item (nil when idle).
+    public func busyFor(now: Date) -> TimeInterval? {
+        fields.withLock { $0.busySince.map { now.timeIntervalSince($0) } }
+    }
+
+    /// Records (or clears, with nil) a reason the daemon cannot do its whole job.
+    public func setDegraded(_ component: String, _ reason: String?) {
+        fields.withLock { $0.degraded[component] = reason }
+    }
+
+    public var degradedReasons: [String: String] { fields.withLock { $0.degraded } }
+}

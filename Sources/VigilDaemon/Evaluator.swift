@@ -1,0 +1,95 @@
+import Foundation
+import VigilCore
+import VigilIngest
+import VigilStore
+
+/// Runs the clinical rules on the subjects a file touched, inside the same transaction, so records
+/// and the alerts they cause are committed together or not at all. Each subject is evaluated at every
+/// distinct time of its new records, in order, as the data stood then: a file holding a 72-hour course
+/// raises what a live feed would have raised, and a replay raises the same alerts again (same ids).
+struct Evaluator {
+    let configuration: VigilConfiguration
+    let now: Date
+
+    var signals: ClinicalSignals { ClinicalSignals(rules: configuration.clinical, ctcae: configuration.ctcae) }
+
+    func evaluate(_ applied: [Record], in tx: StoreTransaction) throws -> [Alert] {
+        var alerts: [Alert] = []
+        let bySubject = Dictionary(grouping: applied, by: \.subject)
+        for subject in bySubject.keys.sorted() {
+            let times = Set(bySubject[subject]!.compactMap { record -> Date? in
+                if case .observation(let o) = record { return o.time }
+                if case .event(let e) = record { return e.time }
+                return nil
+            }).sorted()
+            for time in times {
+                alerts += try evaluate(subject: subject, asOf: time, in: tx)
+            }
+        }
+        for record in applied {
+            if case .event(let event) = record, event.kind == "icu_transfer" {
+                let alert = try icuTransferAlert(event, in: tx)
+                if try tx.record(alert) { alerts.append(alert) }
+            }
+        }
+        return alerts
+    }
+
+    func snapshot(subject: String, asOf: Date, inputs: SubjectInputs) -> SubjectSnapshot {
+        let enrolment = inputs.events.last { $0.kind == "enrolment" }?.attributes ?? [:]
+        return SubjectSnapshot(
+            subject: subject, asOf: asOf, latest: inputs.latest, freshness: configuration.clinical.freshness, enrolment: enrolment,
+            infusionTime: inputs.events.first { $0.kind == "infusion" }?.time, hypercapnic: configuration.hypercapnicSubjects.contains(subject))
+    }
+
+    func evaluate(subject: String, asOf: Date, in tx: StoreTransaction) throws -> [Alert] {
+        let inputs = try tx.subjectInputs(subject: subject, asOf: asOf)
+        let snapshot = snapshot(subject: subject, asOf: asOf, inputs: inputs)
+        let sofa = SOFAScore.evaluate(snapshot)
+        let baseline = SOFABaseline.update(try tx.fact(SOFABaseline.self, subject: subject, key: "sofa_baseline"), total: sofa.total, asOf: asOf)
+        try tx.saveFact(baseline, subject: subject, key: "sofa_baseline")
+        let signals = signals
+        let infection = signals.suspectedInfection(snapshot, adverseEvents: inputs.adverseEvents)
+        var alerts: [Alert] = []
+        for reading in signals.readings(snapshot, sofaBaseline: baseline.value, infection: infection) {
+            let previous = try tx.signalState(rule: reading.rule, subject: subject)
+            guard let outcome = SignalEngine.advance(reading, previous: previous, trial: configuration.trial.id, now: now) else { continue }
+            try tx.saveSignalState(outcome.state)
+            if let alert = outcome.alert {
+                let closes = alert.phase == .resolved ? previous?.alertID : nil
+                if try tx.record(alert, closing: closes) { alerts.append(alert) }
+            }
+        }
+        return alerts
+    }
+
+    /// A recorded ICU transfer: `info`, with the trial's running count (a secondary endpoint).
+    func icuTransferAlert(_ event: ClinicalEvent, in tx: StoreTransaction) throws -> Alert {
+        let count = try tx.countEvents(kind: "icu_transfer")
+        return Alert(
+            rule: "icu-transfer", severity: .info, subject: event.subject, trial: configuration.trial.id, triggerKey: event.id,
+            records: [event.id], value: "transfer \(count)", title: "\(event.subject) transferred to intensive care",
+            reason: "ICU transfer recorded\(event.attributes["location"].map { " (\($0))" } ?? ""); ICU transfers in the trial so far: \(count) (secondary endpoint).",
+            action: "No action from Vigil; the transfer is counted for the ICU-transfer endpoint.",
+            evidence: [Evidence(label: "icu_transfer", value: event.attributes["location"] ?? "ICU", time: event.time, record: event.id)],
+            raisedAt: now)
+    }
+
+    /// The `data-quality` warning raised for every file with rejected records (DESIGN.md §3.1).
+    func dataQualityAlert(fileName: String, triggerKey: String, errors: [RecordError], applied: Int) -> Alert {
+        let count = errors.count
+        let noun = count == 1 ? "record" : "records"
+        let evidence = errors.prefix(10).map { error in
+            let place = [error.line.map { "line \($0)" }, error.segment.map { "segment \($0)" }, error.field].compactMap { $0 }
+            return Evidence(label: place.isEmpty ? "file" : place.joined(separator: ", "), value: error.detail, time: nil, record: nil)
+        }
+        return Alert(
+            rule: "data-quality", severity: .warning, subject: nil, trial: configuration.trial.id, triggerKey: triggerKey,
+            records: [], value: "\(count) rejected",
+            title: "\(count) \(noun) rejected in inbox file \(fileName)",
+            reason: "\(count) \(noun) in \(fileName) could not be used (\(applied) applied). "
+                + "Safety rules could not evaluate what those records carried.",
+            action: "Read rejected/\(fileName).errors.json, correct the records at the source and drop a corrected file in the inbox.",
+            evidence: Array(evidence), raisedAt: now)
+    }
+}

@@ -1,0 +1,317 @@
+import Foundation
+import Glibc
+import Logging
+import Synchronization
+import VigilCore
+import VigilIngest
+import VigilStore
+
+/// Processes one inbox file from end to end (DESIGN.md §3.1): refuse what is not a plain file,
+/// parse, apply records and alerts with the file-ledger entry in one transaction, emit the alerts,
+/// then move the file to `archive/YYYY-MM-DD/` or `rejected/`. Every step after the transaction is
+/// idempotent, so a crash at any point is finished by processing the same file again.
+public final class FileProcessor: Sendable {
+    let store: VigilStore
+    let emitter: AlertEmitter
+    let state: DaemonState
+    let logger: Logger
+    let clock: @Sendable () -> Date
+    /// Directories already reported, so a stray folder in the inbox is logged once, not every rescan.
+    let reportedDirectories = Mutex<Set<String>>([])
+
+    public init(store: VigilStore, emitter: AlertEmitter, state: DaemonState, logger: Logger, clock: @escaping @Sendable () -> Date) {
+        self.store = store
+        self.emitter = emitter
+        self.state = state
+        self.logger = logger
+        self.clock = clock
+    }
+
+    /// What became of a file, for logs and tests.
+    public enum Outcome: Equatable, Sendable {
+        case ignored
+        case archived(applied: Int, rejected: Int, unchanged: Int)
+        case rejected(reason: String)
+        case alreadyProcessed
+        case failed(String)
+    }
+
+    /// Whether a name in the inbox is a producer's temporary file that must be left alone.
+    public static func isTemporaryName(_ name: String) -> Bool {
+        name.hasPrefix(".") || name.hasSuffix(".tmp") || name.hasSuffix(".part")
+    }
+
+    /// File types by extension and the parser each goes to.
+    public static let supportedExtensions = ["json", "ndjson", "csv", "hl7"]
+
+    @discardableResult
+    public func process(name: String) -> Outcome {
+        guard !Self.isTemporaryName(name), !name.contains("/") else { return .ignored }
+        let configuration = state.configuration
+        let directories = configuration.directories
+        let path = "\(directories.inbox)/\(name)"
+        var info = stat()
+        guard lstat(path, &info) == 0 else { return .ignored }  // gone already (processed by an earlier event)
+
+        let now = clock()
+        state.beginWork(name, at: now)
+        defer { state.endWork() }
+
+        let kind = info.st_mode & S_IFMT
+        if kind == S_IFDIR {
+            if reportedDirectories.withLock({ $0.insert(name).inserted }) {
+                logger.warning("inbox entry \(Self.printable(name)) is a directory; left alone (producers must drop files)")
+            }
+            return .ignored
+        }
+        if kind != S_IFREG {
+            let what = kind == S_IFLNK ? "a symbolic link" : kind == S_IFIFO ? "a FIFO" : "not a regular file"
+            return refuse(name: name, path: path, reason: "\(what) is refused; producers must write regular files", key: "\(info.st_ino)|\(info.st_mtim.tv_sec)", now: now)
+        }
+        if Int(info.st_size) > configuration.limits.maxFileBytes {
+            return refuse(name: name, path: path, reason: "file of \(info.st_size) bytes exceeds the \(configuration.limits.maxFileBytes)-byte limit (limits.max_file_bytes)", key: "\(info.st_ino)|\(info.st_mtim.tv_sec)|\(info.st_size)", now: now)
+        }
+
+        let data: Data
+        do {
+            data = try Self.read(path: path, limit: configuration.limits.maxFileBytes)
+        } catch {
+            logger.error("cannot read inbox file \(Self.printable(name)): \(error)")
+            return .failed("\(error)")
+        }
+        let sha = Digest.sha256Hex(data)
+
+        do {
+            if let entry = try store.fileEntry(sha256: sha) {
+                // Processed before: finish an interrupted run, or archive a re-dropped copy.
+                emitter.deliverPending()
+                try finish(name: name, entry: entry, directories: directories, duplicate: true)
+                logger.info("inbox file \(Self.printable(name)) was already processed (sha256 \(sha.prefix(12))); not applied again")
+                return .alreadyProcessed
+            }
+        } catch {
+            return failed(name, error)
+        }
+
+        let parsed = parse(name: name, data: data, configuration: configuration)
+        for note in parsed.notes { logger.notice("\(Self.printable(name)): \(note)") }
+
+        let entry: FileLedgerEntry
+        do {
+            entry = try store.transaction { tx in
+                var applied: [Record] = []
+                var unchanged = 0
+                for located in parsed.records {
+                    switch try tx.apply(located.record, fileSHA256: sha, at: now) {
+                    case .new: applied.append(located.record)
+                    case .unchanged: unchanged += 1
+                    case .amended(let revision):
+                        logger.notice("\(Self.printable(name)): record \(located.record.id) amended (revision \(revision))")
+                        applied.append(located.record)
+                    }
+                }
+                for id in try tx.retract(parsed.retractions, at: now) {
+                    logger.notice("\(Self.printable(name)): record \(id) withdrawn by its sender; kept for audit, no longer current")
+                }
+                let evaluator = Evaluator(configuration: configuration, now: now)
+                _ = try evaluator.evaluate(applied, in: tx)
+                _ = try TrialMonitor(configuration: configuration, now: now).evaluate(applied: applied, in: tx)
+                if !parsed.errors.isEmpty {
+                    try tx.record(evaluator.dataQualityAlert(fileName: name, triggerKey: sha, errors: parsed.errors, applied: applied.count))
+                }
+                let usable = !parsed.records.isEmpty || !parsed.retractions.isEmpty || parsed.errors.isEmpty
+                let entry = FileLedgerEntry(
+                    sha256: sha, name: name, receivedAt: now, outcome: usable ? .archived : .rejected,
+                    applied: applied.count, rejected: parsed.errors.count, unchanged: unchanged,
+                    destination: try destination(for: name, usable: usable, sha: sha, now: now, directories: directories, timeZone: configuration.trial.siteTimeZone),
+                    errorsJSON: parsed.errors.isEmpty ? nil : Self.errorsJSON(file: name, errors: parsed.errors))
+                try tx.recordFile(entry)
+                return entry
+            }
+        } catch {
+            return failed(name, error)
+        }
+
+        emitter.deliverPending()
+        do {
+            try finish(name: name, entry: entry, directories: directories, duplicate: false)
+        } catch {
+            return failed(name, error)
+        }
+        state.setDegraded("pipeline", nil)
+        if entry.outcome == .rejected {
+            let reason = parsed.errors.first?.summary ?? "no record"
+            logger.warning("inbox file \(Self.printable(name)) rejected: \(parsed.errors.count) error(s), first: \(reason)")
+            return .rejected(reason: reason)
+        }
+        logger.info("inbox file \(Self.printable(name)): \(entry.applied) applied, \(entry.rejected) rejected, \(entry.unchanged) unchanged")
+        return .archived(applied: entry.applied, rejected: entry.rejected, unchanged: entry.unchanged)
+    }
+
+    func parse(name: String, data: Data, configuration: VigilConfiguration) -> ParseResult {
+        let ext = (name as NSString).pathExtension.lowercased()
+        let options: IngestOptions
+        do {
+            options = try configuration.ingestOptions()
+        } catch {
+            return ParseResult(errors: [RecordError(error: "configuration error: \(error)")])
+        }
+        guard Self.supportedExtensions.contains(ext) else {
+            return ParseResult(errors: [RecordError(
+                field: "file name", value: ext.isEmpty ? "(no extension)" : ".\(ext)",
+                error: "unsupported file type", expected: "a file ending in " + Self.supportedExtensions.map { ".\($0)" }.joined(separator: " or "))])
+        }
+        return Self.parse(data, extension: ext, options: options)
+    }
+
+    /// Parses file content with the parser for its extension (shared by the pipeline and `vigilctl check`).
+    public static func parse(_ data: Data, extension ext: String, options: IngestOptions) -> ParseResult {
+        switch ext {
+        case "csv": SDTMParser(options: options).parse(data)
+        case "hl7": HL7Parser(options: options).parse(data)
+        default: JSONRecordParser(options: options).parse(data)
+        }
+    }
+
+    /// The timer's trial-level pass: subjects reaching Day 10 and SUSAR deadlines change with time alone.
+    public func evaluateTrialRules() {
+        let configuration = state.configuration
+        do {
+            let raised = try store.transaction { tx in
+                try TrialMonitor(configuration: configuration, now: clock()).evaluate(applied: [], in: tx)
+            }
+            if !raised.isEmpty { emitter.deliverPending() }
+        } catch {
+            logger.error("trial-level evaluation failed, will retry: \(error)")
+        }
+    }
+
+    func failed(_ name: String, _ error: Error) -> Outcome {
+        logger.error("processing inbox file \(Self.printable(name)) failed, will retry: \(error)")
+        state.setDegraded("pipeline", "processing \(name) failed: \(error)")
+        return .failed("\(error)")
+    }
+
+    /// Handles an entry just created unless it is a regular file, which is still being written.
+    public func processIfNotRegularFile(name: String) {
+        var info = stat()
+        guard lstat("\(state.configuration.directories.inbox)/\(name)", &info) == 0, info.st_mode & S_IFMT != S_IFREG else { return }
+        process(name: name)
+    }
+
+    /// A name shown in logs and alerts with control characters (newlines…) escaped.
+    static func printable(_ name: String) -> String {
+        name.unicodeScalars.map { $0.properties.generalCategory == .control ? "\\u{\(String($0.value, radix: 16))}" : String($0) }.joined()
+    }
+
+    /// Moves aside a file whose name is not UTF-8, by its bytes, under a name Vigil can report.
+    public func refuseUnreadableName(_ bytes: [UInt8]) {
+        let inbox = state.configuration.directories.inbox
+        let path = Array(inbox.utf8) + [UInt8(ascii: "/")] + bytes + [0]
+        var info = stat()
+        guard path.withUnsafeBufferPointer({ lstat(UnsafeRawPointer($0.baseAddress!).assumingMemoryBound(to: CChar.self), &info) }) == 0 else { return }
+        let hex = bytes.prefix(32).map { String(format: "%02x", $0) }.joined()
+        let safe = "unreadable-name-\(info.st_ino)"
+        let temporary = "\(inbox)/.\(safe).tmp"
+        guard path.withUnsafeBufferPointer({ Glibc.rename(UnsafeRawPointer($0.baseAddress!).assumingMemoryBound(to: CChar.self), temporary) }) == 0 else {
+            logger.error("cannot move aside an inbox file whose name is not UTF-8 (bytes \(hex)): \(String(cString: strerror(errno)))")
+            return
+        }
+        _ = refuse(name: safe, path: temporary, reason: "file name is not valid UTF-8 (bytes \(hex)); renamed \(safe)", key: "\(info.st_ino)|\(info.st_mtim.tv_sec)", now: clock())
+    }
+
+    /// Refuses a file that must not be opened or read whole; the file is moved aside, never read.
+    func refuse(name: String, path: String, reason: String, key: String, now: Date) -> Outcome {
+        let configuration = state.configuration
+        let error = RecordError(field: "file", error: reason)
+        do {
+            try store.transaction { tx in
+                let evaluator = Evaluator(configuration: configuration, now: now)
+                try tx.record(evaluator.dataQualityAlert(fileName: name, triggerKey: "refused|\(name)|\(key)", errors: [error], applied: 0))
+            }
+            emitter.deliverPending()
+            let target = try uniquePath(directory: configuration.directories.rejected, name: name, suffix: key.replacingOccurrences(of: "|", with: "-"))
+            try DurableFile.replace(Data(Self.errorsJSON(file: name, errors: [error]).utf8), at: target + ".errors.json")
+            try DurableFile.rename(path, to: target)
+        } catch {
+            return failed(name, error)
+        }
+        logger.warning("inbox file \(Self.printable(name)) refused: \(reason)")
+        return .rejected(reason: reason)
+    }
+
+    /// Writes the error report and moves the file where its ledger entry says.
+    func finish(name: String, entry: FileLedgerEntry, directories: VigilConfiguration.Directories, duplicate: Bool) throws {
+        let source = "\(directories.inbox)/\(name)"
+        let base = entry.outcome == .archived ? directories.archive : directories.rejected
+        var target = "\(base)/\(entry.destination)"
+        if let errors = entry.errorsJSON {
+            let report = "\(directories.rejected)/\((entry.destination as NSString).lastPathComponent).errors.json"
+            if !FileManager.default.fileExists(atPath: report) { try DurableFile.replace(Data(errors.utf8), at: report) }
+        }
+        try FileManager.default.createDirectory(atPath: (target as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        if duplicate, FileManager.default.fileExists(atPath: target) {
+            target = try uniquePath(directory: (target as NSString).deletingLastPathComponent, name: name, suffix: "duplicate")
+        }
+        try DurableFile.rename(source, to: target)
+    }
+
+    /// `archive/YYYY-MM-DD/NAME` (site date) or `NAME` under rejected/, made unique with the digest.
+    func destination(for name: String, usable: Bool, sha: String, now: Date, directories: VigilConfiguration.Directories, timeZone: String) throws -> String {
+        if usable {
+            var calendar = Calendar(identifier: .gregorian)
+            calendar.timeZone = TimeZone(identifier: timeZone) ?? .gmt
+            let c = calendar.dateComponents([.year, .month, .day], from: now)
+            let day = String(format: "%04d-%02d-%02d", c.year!, c.month!, c.day!)
+            let folder = "\(directories.archive)/\(day)"
+            return "\(day)/" + (try uniquePath(directory: folder, name: name, suffix: String(sha.prefix(12))) as NSString).lastPathComponent
+        }
+        return (try uniquePath(directory: directories.rejected, name: name, suffix: String(sha.prefix(12))) as NSString).lastPathComponent
+    }
+
+    func uniquePath(directory: String, name: String, suffix: String) throws -> String {
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        var candidate = "\(directory)/\(name)"
+        var attempt = 1
+        while FileManager.default.fileExists(atPath: candidate) {
+            candidate = "\(directory)/\(name).\(suffix)" + (attempt > 1 ? "-\(attempt)" : "")
+            attempt += 1
+        }
+        return candidate
+    }
+
+    static func read(path: String, limit: Int) throws -> Data {
+        // O_NOFOLLOW | O_NONBLOCK: a name swapped for a symlink or FIFO after lstat cannot trap us.
+        let fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
+        guard fd >= 0 else { throw DurableFile.Failure(operation: "open", path: path, code: errno) }
+        defer { close(fd) }
+        var data = Data()
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw DurableFile.Failure(operation: "read", path: path, code: errno)
+            }
+            if n == 0 { break }
+            data.append(contentsOf: buffer[0..<n])
+            if data.count > limit { throw DurableFile.Failure(operation: "read (file grew past the size limit)", path: path, code: EFBIG) }
+        }
+        return data
+    }
+
+    /// The `NAME.errors.json` report: one object per bad record with file, location, field, value, error and expectation.
+    static func errorsJSON(file: String, errors: [RecordError]) -> String {
+        let objects: [[String: Any]] = errors.map { error in
+            var object: [String: Any] = ["file": file, "error": error.error]
+            if let line = error.line { object["line"] = line }
+            if let segment = error.segment { object["segment"] = segment }
+            if let field = error.field { object["field"] = field }
+            if let value = error.value { object["value"] = value }
+            if let expected = error.expected { object["expected"] = expected }
+            return object
+        }
+        let data = (try? JSONSerialization.data(withJSONObject: objects, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])) ?? Data("[]".utf8)
+        return String(decoding: data, as: UTF8.self) + "\n"
+    }
+}

@@ -1,0 +1,140 @@
+import Foundation
+import Glibc
+
+/// Watches the inbox with inotify (`IN_CLOSE_WRITE`, `IN_MOVED_TO`) on a thread of its own and turns
+/// what it sees into a stream of work: a file name to process, a full rescan (at start, on queue
+/// overflow and every rescan interval, as a safety net), or a tick to retry pending deliveries.
+public final class InboxWatcher: Sendable {
+    /// One unit of work for the pipeline.
+    public enum Event: Sendable, Equatable {
+        case file(String)
+        /// A new entry (IN_CREATE): symlinks, FIFOs and directories get no close-write event, so
+        /// they are checked on creation; regular files wait for IN_CLOSE_WRITE or IN_MOVED_TO.
+        case created(String)
+        /// A name that is not UTF-8: it cannot be named in text, so it is refused by its bytes.
+        case unreadableName([UInt8])
+        case rescan
+        case tick
+    }
+
+    public let events: AsyncStream<Event>
+    private let continuation: AsyncStream<Event>.Continuation
+    private let inotifyFD: Int32
+    private let wakeRead: Int32
+    private let wakeWrite: Int32
+    private let rescanInterval: TimeInterval
+    private let tickInterval: TimeInterval
+
+    /// Starts watching `directory`; fails when inotify cannot watch it.
+    public init(directory: String, rescanInterval: TimeInterval, tickInterval: TimeInterval = 5) throws {
+        (events, continuation) = AsyncStream.makeStream(of: Event.self, bufferingPolicy: .unbounded)
+        self.rescanInterval = rescanInterval
+        self.tickInterval = tickInterval
+        let fd = inotify_init1(Int32(IN_NONBLOCK | IN_CLOEXEC))
+        guard fd >= 0 else { throw DurableFile.Failure(operation: "inotify_init1", path: directory, code: errno) }
+        let mask = UInt32(IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE | IN_ONLYDIR) | UInt32(bitPattern: Int32(IN_EXCL_UNLINK))
+        guard inotify_add_watch(fd, directory, mask) >= 0 else {
+            let code = errno
+            close(fd)
+            throw DurableFile.Failure(operation: "inotify_add_watch", path: directory, code: code)
+        }
+        var pipeFDs: [Int32] = [0, 0]
+        guard pipe(&pipeFDs) == 0 else {
+            let code = errno
+            close(fd)
+            throw DurableFile.Failure(operation: "pipe2", path: directory, code: code)
+        }
+        for end in pipeFDs { _ = fcntl(end, F_SETFD, FD_CLOEXEC) }
+        inotifyFD = fd
+        wakeRead = pipeFDs[0]
+        wakeWrite = pipeFDs[1]
+        // The start-up scan comes first, so files dropped while Vigil was down are processed.
+        continuation.yield(.rescan)
+        let thread = Thread { [self] in self.loop() }
+        thread.name = "vigil-inbox"
+        thread.start()
+    }
+
+    /// Stops the watcher thread and ends the event stream.
+    public func stop() {
+        var byte: UInt8 = 1
+        _ = write(wakeWrite, &byte, 1)
+    }
+
+    private func loop() {
+        var buffer = [UInt8](repeating: 0, count: 64 * 1024)
+        var lastRescan = Date()
+        var lastTick = Date()
+        defer {
+            continuation.finish()
+            close(inotifyFD)
+            close(wakeRead)
+            close(wakeWrite)
+        }
+        while true {
+            var fds = [pollfd(fd: inotifyFD, events: Int16(POLLIN), revents: 0), pollfd(fd: wakeRead, events: Int16(POLLIN), revents: 0)]
+            let ready = poll(&fds, 2, 1000)
+            if ready < 0, errno != EINTR { return }
+            if fds[1].revents != 0 { return }
+            if fds[0].revents & Int16(POLLIN) != 0 {
+                let count = buffer.withUnsafeMutableBytes { read(inotifyFD, $0.baseAddress, $0.count) }
+                if count > 0 { dispatch(buffer, count: count) }
+            }
+            let now = Date()
+            if now.timeIntervalSince(lastRescan) >= rescanInterval {
+                lastRescan = now
+                continuation.yield(.rescan)
+            }
+            if now.timeIntervalSince(lastTick) >= tickInterval {
+                lastTick = now
+                continuation.yield(.tick)
+            }
+        }
+    }
+
+    private func dispatch(_ buffer: [UInt8], count: Int) {
+        let headerSize = MemoryLayout<inotify_event>.size
+        var offset = 0
+        buffer.withUnsafeBytes { raw in
+            while offset + headerSize <= count {
+                let mask = raw.loadUnaligned(fromByteOffset: offset + 4, as: UInt32.self)
+                let length = Int(raw.loadUnaligned(fromByteOffset: offset + 12, as: UInt32.self))
+                let nameBytes = raw[(offset + headerSize)..<min(offset + headerSize + length, count)]
+                offset += headerSize + length
+                if mask & UInt32(IN_Q_OVERFLOW) != 0 {
+                    continuation.yield(.rescan)
+                    continue
+                }
+                let bytes = Array(nameBytes.prefix { $0 != 0 })
+                guard !bytes.isEmpty else { continue }
+                if let name = String(validating: bytes, as: UTF8.self) {
+                    continuation.yield(mask & UInt32(IN_CREATE) != 0 ? .created(name) : .file(name))
+                } else {
+                    continuation.yield(.unreadableName(bytes))
+                }
+            }
+        }
+    }
+
+    /// Raw names in the inbox that are not valid UTF-8 (Foundation cannot list them faithfully).
+    public static func unreadableNames(directory: String) -> [[UInt8]] {
+        guard let dir = opendir(directory) else { return [] }
+        defer { closedir(dir) }
+        var out: [[UInt8]] = []
+        while let entry = readdir(dir) {
+            let bytes = withUnsafeBytes(of: entry.pointee.d_name) { Array($0.prefix { $0 != 0 }) }
+            if !bytes.isEmpty, String(validating: bytes, as: UTF8.self) == nil { out.append(bytes) }
+        }
+        return out
+    }
+
+    /// Names in the inbox worth processing, oldest first, for a rescan.
+    public static func scan(directory: String) -> [String] {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return [] }
+        let dated = names.filter { !FileProcessor.isTemporaryName($0) }.map { name -> (String, Date) in
+            let date = (try? FileManager.default.attributesOfItem(atPath: "\(directory)/\(name)")[.modificationDate] as? Date) ?? .distantPast
+            return (name, date)
+        }
+        return dated.sorted { $0.1 == $1.1 ? $0.0 < $1.0 : $0.1 < $1.1 }.map(\.0)
+    }
+}

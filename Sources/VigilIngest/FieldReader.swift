@@ -1,0 +1,206 @@
+import Foundation
+import VigilCore
+
+/// Validates the fields of one JSON record object and builds the `Record`, collecting a located
+/// error for every field that is missing or wrong.
+struct FieldReader {
+    let fields: [String: Any]
+    let line: Int
+    let options: IngestOptions
+    private(set) var errors: [RecordError] = []
+    private(set) var notes: [String] = []
+
+    init(fields: [String: Any], line: Int, options: IngestOptions) {
+        self.fields = fields
+        self.line = line
+        self.options = options
+    }
+
+    mutating func fail(_ field: String?, _ value: Any?, _ error: String, expected: String?) {
+        errors.append(RecordError(line: line, field: field, value: value.map(Self.show), error: error, expected: expected))
+    }
+
+    static func show(_ value: Any) -> String {
+        switch value {
+        case let s as String: s
+        case is NSNull: "null"
+        case let n as NSNumber: n.stringValue
+        default: "\(value)"
+        }
+    }
+
+    mutating func string(_ key: String, required: Bool = true) -> String? {
+        guard let raw = fields[key], !(raw is NSNull) else {
+            if required { fail(key, nil, "missing field '\(key)'", expected: "a text value") }
+            return nil
+        }
+        guard let text = raw as? String, !text.trimmingCharacters(in: .whitespaces).isEmpty else {
+            fail(key, raw, "'\(key)' must be a non-empty text", expected: "a text value")
+            return nil
+        }
+        return text
+    }
+
+    mutating func number(_ key: String) -> Double? {
+        guard let raw = fields[key], !(raw is NSNull) else { return nil }
+        if let n = raw as? NSNumber, !Self.isBool(n) { return n.doubleValue }
+        if let s = raw as? String, let n = Double(s) { return n }
+        fail(key, raw, "'\(key)' must be a number", expected: "a number")
+        return nil
+    }
+
+    static func isBool(_ n: NSNumber) -> Bool {
+        // JSONSerialization hands booleans back as NSNumber; only they carry the `char` type code.
+        String(cString: n.objCType) == "c"
+    }
+
+    mutating func time(_ key: String, required: Bool = true) -> Date? {
+        guard let text = string(key, required: required) else { return nil }
+        guard let parsed = ISO8601.parse(text, zone: options.siteTimeZone) else {
+            fail(key, text, "'\(text)' is not an ISO 8601 date-time", expected: "e.g. 2026-11-23T06:40:00+01:00")
+            return nil
+        }
+        if !parsed.hadOffset {
+            notes.append("line \(line): \(key) '\(text)' has no UTC offset; read in site time zone \(options.siteTimeZone.identifier)")
+        }
+        return parsed.date
+    }
+
+    mutating func subject() -> String? {
+        guard let subject = string("subject") else { return nil }
+        guard options.isValidSubject(subject) else {
+            // The value may be a patient identifier: never echo it into reports or logs.
+            fail("subject", "(withheld)", "subject is not a trial subject id", expected: "an id matching \(options.subjectPattern)")
+            return nil
+        }
+        return subject
+    }
+
+    mutating func record() -> Record? {
+        guard let type = string("type") else { return nil }
+        switch type {
+        case "observation": return observation()
+        case "adverse_event": return adverseEvent()
+        case "event": return event()
+        default:
+            fail("type", type, "unknown record type '\(type)'", expected: "observation, adverse_event or event")
+            return nil
+        }
+    }
+
+    mutating func observation() -> Record? {
+        let before = errors.count
+        let id = string("id")
+        let subject = subject()
+        let time = time("time")
+        let code = string("code")
+        let unit = string("unit", required: false)
+        let raw: ObservationValue?
+        switch fields["value"] {
+        case nil, is NSNull:
+            fail("value", nil, "missing field 'value'", expected: "a number, text or true/false")
+            raw = nil
+        case let n as NSNumber where Self.isBool(n): raw = .flag(n.boolValue)
+        case let n as NSNumber: raw = .number(n.doubleValue)
+        case let s as String: raw = .text(s)
+        case let other?:
+            fail("value", other, "'value' must be a number, text or true/false", expected: "a number, text or true/false")
+            raw = nil
+        }
+        let low = number("low")
+        let high = number("high")
+        let loinc = string("loinc", required: false)
+        guard errors.count == before, let id, let subject, let time, let code, let raw else { return nil }
+        do {
+            let normal = try CanonicalCodes.normalise(code: code, raw: raw, unit: unit)
+            let scaled: (Double?) -> Double? = { bound in bound.map(normal.conversion.apply) }
+            return .observation(Observation(
+                id: id, subject: subject, time: time, code: normal.code, value: normal.value, unit: normal.unit,
+                originalValue: raw.description, originalUnit: unit, loinc: loinc, low: scaled(low), high: scaled(high)))
+        } catch {
+            let value: String? = switch error.field {
+            case "code": code
+            case "unit": unit ?? ""
+            default: raw.description
+            }
+            fail(error.field, value, error.message, expected: error.expected)
+            return nil
+        }
+    }
+
+    mutating func adverseEvent() -> Record? {
+        let before = errors.count
+        let id = string("id")
+        let subject = subject()
+        let onset = string("onset")
+        var onsetTime: Date?
+        if let onset {
+            onsetTime = ISO8601.parsePartialDate(onset, zone: options.siteTimeZone)
+            if onsetTime == nil { fail("onset", onset, "'\(onset)' is not an ISO 8601 date", expected: "e.g. 2026-11-22 or 2026-11") }
+        }
+        let term = string("term")
+        let pt = string("meddra_pt", required: false)
+        var grade: Int?
+        if let g = number("grade") {
+            if g == g.rounded(), (1...5).contains(g) { grade = Int(g) } else { fail("grade", g, "grade must be a CTCAE grade", expected: "an integer 1 to 5") }
+        }
+        var serious: [String] = []
+        switch fields["serious"] {
+        case nil, is NSNull: break
+        case let list as [Any]:
+            for item in list {
+                guard let criterion = item as? String, AdverseEventVocabulary.seriousness.contains(criterion) else {
+                    fail("serious", item, "unknown seriousness criterion", expected: "any of " + AdverseEventVocabulary.seriousness.sorted().joined(separator: ", "))
+                    continue
+                }
+                serious.append(criterion)
+            }
+        case let other?: fail("serious", other, "'serious' must be a list", expected: "a JSON array of criteria")
+        }
+        let related = string("related", required: false)
+        if let related, !AdverseEventVocabulary.relatedness.contains(related) {
+            fail("related", related, "unknown relatedness", expected: "one of " + AdverseEventVocabulary.relatedness.joined(separator: ", "))
+        }
+        var expectedness: Bool?
+        switch fields["expected"] {
+        case nil, is NSNull: break
+        case let n as NSNumber where Self.isBool(n): expectedness = n.boolValue
+        case let other?: fail("expected", other, "'expected' must be true or false", expected: "true or false")
+        }
+        let outcome = string("outcome", required: false)
+        let aware = time("aware", required: false)
+        guard errors.count == before, let id, let subject, let onset, let term else { return nil }
+        return .adverseEvent(AdverseEvent(
+            id: id, subject: subject, onset: onset, onsetTime: onsetTime, term: term, meddraPT: pt, grade: grade,
+            serious: serious, related: related, expected: expectedness, outcome: outcome, aware: aware))
+    }
+
+    mutating func event() -> Record? {
+        let before = errors.count
+        let id = string("id")
+        let subject = subject()
+        let time = time("time")
+        let kind = string("kind")
+        if let kind, !ClinicalEvent.kinds.contains(kind) {
+            fail("kind", kind, "unknown event kind '\(kind)'", expected: "one of " + ClinicalEvent.kinds.sorted().joined(separator: ", "))
+        }
+        var attributes: [String: String] = [:]
+        for key in ["age", "malignancy", "index_date", "location", "cause"] {
+            if let value = fields[key], !(value is NSNull) { attributes[key] = Self.show(value) }
+        }
+        guard errors.count == before, let id, let subject, let time, let kind else { return nil }
+        return .event(ClinicalEvent(id: id, subject: subject, time: time, kind: kind, attributes: attributes))
+    }
+}
+
+/// Controlled vocabularies for adverse-event fields.
+public enum AdverseEventVocabulary {
+    /// ICH E2A seriousness criteria.
+    public static let seriousness: Set<String> = [
+        "death", "life_threatening", "hospitalisation", "disability", "congenital_anomaly", "medically_important",
+        "unspecified",
+    ]
+    /// Investigator's causality assessment, weakest to strongest.
+    /// `related` is a binary "yes" from forms that do not grade causality; it counts as related.
+    public static let relatedness = ["not_related", "unlikely", "possible", "probable", "definite", "related"]
+}

@@ -1,0 +1,77 @@
+import Foundation
+import GRDB
+import VigilCore
+
+/// A maintenance silence: alerts of a rule or a subject still reach the journal, but no mail is sent.
+public struct Silence: Sendable, Equatable, Codable {
+    public var id: String
+    public var matcher: String
+    public var startsAt: Date
+    public var endsAt: Date
+    public var reason: String
+    public var createdBy: String
+
+    public init(id: String, matcher: String, startsAt: Date, endsAt: Date, reason: String, createdBy: String) {
+        self.id = id
+        self.matcher = matcher
+        self.startsAt = startsAt
+        self.endsAt = endsAt
+        self.reason = reason
+        self.createdBy = createdBy
+    }
+
+    public func matches(_ alert: Alert) -> Bool { matcher == alert.rule || matcher == alert.subject }
+}
+
+extension VigilStore {
+    public func addSilence(_ silence: Silence) throws {
+        try pool.write { db in
+            try db.execute(sql: "INSERT INTO silences (id, matcher, starts_at, ends_at, reason, created_by) VALUES (?, ?, ?, ?, ?, ?)",
+                           arguments: [silence.id, silence.matcher, silence.startsAt.timeIntervalSince1970, silence.endsAt.timeIntervalSince1970,
+                                       silence.reason, silence.createdBy])
+        }
+    }
+
+    /// Silences in force at `time`.
+    public func activeSilences(at time: Date) throws -> [Silence] {
+        try pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM silences WHERE starts_at <= ? AND ends_at > ? ORDER BY ends_at", arguments: [time.timeIntervalSince1970, time.timeIntervalSince1970]).map {
+                Silence(id: $0["id"], matcher: $0["matcher"], startsAt: Date(timeIntervalSince1970: $0["starts_at"]), endsAt: Date(timeIntervalSince1970: $0["ends_at"]),
+                        reason: $0["reason"], createdBy: $0["created_by"])
+            }
+        }
+    }
+
+    /// Records that no mail was sent for an alert, and why; the outbox step is then complete.
+    public func holdMail(_ id: String, reason: String, at time: Date) throws {
+        try pool.write { db in
+            try db.execute(sql: "UPDATE alerts SET mail_held = ?, outbox_at = ? WHERE id = ? AND outbox_at IS NULL",
+                           arguments: [reason, time.timeIntervalSince1970, id])
+        }
+    }
+
+    /// Whether mail already went out, within `interval` before `time`, for the same rule and subject at
+    /// this severity or higher (Alertmanager's repeat_interval).
+    public func recentlyNotified(_ alert: Alert, within interval: TimeInterval, before time: Date) throws -> Bool {
+        try pool.read { db in
+            let ranks = Severity.allCases.filter { $0 >= alert.severity }.map(\.rawValue)
+            return try Int.fetchOne(db, sql: """
+                SELECT COUNT(*) FROM alerts WHERE rule = ? AND subject IS ? AND id != ? AND phase = 'raised' AND mail_held IS NULL
+                  AND outbox_at IS NOT NULL AND outbox_at >= ? AND severity IN (\(ranks.map { _ in "?" }.joined(separator: ",")))
+                """, arguments: StatementArguments([alert.rule, alert.subject, alert.id, time.timeIntervalSince1970 - interval] as [(any DatabaseValueConvertible)?]) + StatementArguments(ranks)) ?? 0 > 0
+        }
+    }
+
+    /// Unacknowledged, unresolved critical and halt alerts raised before `cutoff` and not yet escalated.
+    public func alertsToEscalate(raisedBefore cutoff: Date) throws -> [StoredAlert] {
+        try pool.read { db in
+            try StoredAlert.fetch(db, where: "phase = 'raised' AND severity IN ('critical', 'halt') AND acked_at IS NULL AND resolved_at IS NULL AND escalated_at IS NULL AND raised_at <= \(cutoff.timeIntervalSince1970)", limit: nil)
+        }
+    }
+
+    public func markEscalated(_ id: String, at time: Date) throws {
+        try pool.write { db in
+            try db.execute(sql: "UPDATE alerts SET escalated_at = ? WHERE id = ? AND escalated_at IS NULL", arguments: [time.timeIntervalSince1970, id])
+        }
+    }
+}

@@ -1,0 +1,122 @@
+import Foundation
+import GRDB
+import VigilCore
+
+/// What applying one record did.
+public enum RecordApplication: Sendable, Equatable {
+    /// First time this record id was seen.
+    case new
+    /// Same id, same content: nothing changed.
+    case unchanged
+    /// Same id, different content: the record was replaced and the old version kept.
+    case amended(revision: Int)
+}
+
+/// The operations available inside one write transaction (see `VigilStore.transaction`).
+public struct StoreTransaction {
+    let db: Database
+
+    /// Inserts a record, or recognises it as unchanged or as an amendment of the stored version.
+    public func apply(_ record: VigilCore.Record, fileSHA256: String, at time: Date) throws -> RecordApplication {
+        let payload = Digest.canonicalJSON(record)
+        let hash = Digest.sha256Hex(payload)
+        var code: String?
+        var value: Double?
+        if case .observation(let o) = record {
+            code = o.code
+            value = o.value.number
+        }
+        let existing = try Row.fetchOne(db, sql: "SELECT content_hash, payload, revision FROM records WHERE id = ?", arguments: [record.id])
+        let arguments: StatementArguments = [
+            record.id, record.typeName, record.subject, record.time?.timeIntervalSince1970, code, value, hash, payload,
+            fileSHA256, time.timeIntervalSince1970,
+        ]
+        guard let existing else {
+            try db.execute(sql: """
+                INSERT INTO records (id, type, subject, time, code, value, content_hash, payload, file_sha256, applied_at, revision)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)
+                """, arguments: arguments)
+            return .new
+        }
+        let previousHash: String = existing["content_hash"]
+        if previousHash == hash { return .unchanged }
+        let revision: Int = existing["revision"] + 1
+        try db.execute(sql: """
+            INSERT INTO record_amendments (record_id, revision, previous_hash, previous_payload, file_sha256, amended_at)
+            VALUES (?, ?, ?, ?, ?, ?)
+            """, arguments: [record.id, revision, previousHash, existing["payload"] as Data, fileSHA256, time.timeIntervalSince1970])
+        try db.execute(sql: """
+            UPDATE records SET type = ?, subject = ?, time = ?, code = ?, value = ?, content_hash = ?, payload = ?,
+                file_sha256 = ?, applied_at = ?, revision = ?, retracted_at = NULL WHERE id = ?
+            """, arguments: [
+                record.typeName, record.subject, record.time?.timeIntervalSince1970, code, value, hash, payload,
+                fileSHA256, time.timeIntervalSince1970, revision, record.id,
+            ])
+        return .amended(revision: revision)
+    }
+
+    /// Marks records withdrawn by their sender; returns the ids that were present and not yet withdrawn.
+    public func retract(_ ids: [String], at time: Date) throws -> [String] {
+        var retracted: [String] = []
+        for id in ids {
+            try db.execute(sql: "UPDATE records SET retracted_at = ? WHERE id = ? AND retracted_at IS NULL", arguments: [time.timeIntervalSince1970, id])
+            if db.changesCount > 0 { retracted.append(id) }
+        }
+        return retracted
+    }
+
+    public func signalState(rule: String, subject: String) throws -> SignalState? {
+        guard let data = try Data.fetchOne(db, sql: "SELECT payload FROM signal_state WHERE rule = ? AND subject = ?", arguments: [rule, subject]) else {
+            return nil
+        }
+        return try Self.decoder.decode(SignalState.self, from: data)
+    }
+
+    public func saveSignalState(_ state: SignalState) throws {
+        try db.execute(
+            sql: "INSERT OR REPLACE INTO signal_state (rule, subject, payload) VALUES (?, ?, ?)",
+            arguments: [state.rule, state.subject, try Self.encoder.encode(state)])
+    }
+
+    /// Adds an alert to the ledger; an id already there is left alone (a replay). Returns true when new.
+    /// A `resolved` entry also closes the alert that opened the episode.
+    @discardableResult
+    public func record(_ alert: Alert, closing opened: String? = nil) throws -> Bool {
+        try db.execute(sql: """
+            INSERT OR IGNORE INTO alerts (id, rule, phase, severity, subject, raised_at, payload)
+            VALUES (?, ?, ?, ?, ?, ?, ?)
+            """, arguments: [
+                alert.id, alert.rule, alert.phase.rawValue, alert.severity.rawValue, alert.subject,
+                alert.raisedAt.timeIntervalSince1970, try Self.encoder.encode(alert),
+            ])
+        let inserted = db.changesCount > 0
+        if let opened {
+            try db.execute(sql: "UPDATE alerts SET resolved_at = ? WHERE id = ? AND resolved_at IS NULL",
+                           arguments: [alert.raisedAt.timeIntervalSince1970, opened])
+        }
+        return inserted
+    }
+
+    public func recordFile(_ entry: FileLedgerEntry) throws {
+        try db.execute(sql: """
+            INSERT INTO file_ledger (sha256, name, received_at, outcome, applied, rejected, unchanged, destination, errors)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """, arguments: [
+                entry.sha256, entry.name, entry.receivedAt.timeIntervalSince1970, entry.outcome.rawValue, entry.applied,
+                entry.rejected, entry.unchanged, entry.destination, entry.errorsJSON,
+            ])
+    }
+
+    static let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        encoder.dateEncodingStrategy = .iso8601
+        return encoder
+    }()
+
+    static let decoder: JSONDecoder = {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        return decoder
+    }()
+}

@@ -1,0 +1,99 @@
+import Foundation
+import GRDB
+import VigilCore
+
+/// What the clinical rules need to know about one subject at one moment, read from the store.
+public struct SubjectInputs: Sendable, Equatable {
+    /// Newest non-withdrawn value of each code at or before the moment.
+    public var latest: [String: TimedValue]
+    public var adverseEvents: [AdverseEvent]
+    public var events: [ClinicalEvent]
+}
+
+/// Subject-level reads shared by the write transaction (evaluation) and the control socket (`subject`).
+enum SubjectQueries {
+    static let decoder: JSONDecoder = {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        return decoder
+    }()
+
+    static func fact<T: Decodable>(_ db: Database, _ type: T.Type, subject: String, key: String) throws -> T? {
+        guard let data = try Data.fetchOne(db, sql: "SELECT payload FROM subject_facts WHERE subject = ? AND key = ?", arguments: [subject, key]) else { return nil }
+        return try StoreTransaction.decoder.decode(type, from: data)
+    }
+
+    static func inputs(_ db: Database, subject: String, asOf: Date) throws -> SubjectInputs {
+        let t = asOf.timeIntervalSince1970
+        var latest: [String: TimedValue] = [:]
+        let rows = try Row.fetchAll(db, sql: """
+            SELECT r.code, r.payload FROM records r
+            WHERE r.subject = ? AND r.type = 'observation' AND r.retracted_at IS NULL AND r.time <= ?
+              AND r.time = (SELECT MAX(time) FROM records r2
+                            WHERE r2.subject = r.subject AND r2.code = r.code AND r2.type = 'observation'
+                              AND r2.retracted_at IS NULL AND r2.time <= ?)
+            ORDER BY r.rowid
+            """, arguments: [subject, t, t])
+        for row in rows {
+            guard case .observation(let o) = try decoder.decode(Record.self, from: row["payload"] as Data) else { continue }
+            latest[o.code] = TimedValue(value: o.value, time: o.time, record: o.id, low: o.low, high: o.high)
+        }
+        var adverseEvents: [AdverseEvent] = []
+        var events: [ClinicalEvent] = []
+        for data in try Data.fetchAll(db, sql: """
+            SELECT payload FROM records WHERE subject = ? AND type IN ('adverse_event', 'event') AND retracted_at IS NULL ORDER BY time, rowid
+            """, arguments: [subject])
+        {
+            switch try decoder.decode(Record.self, from: data) {
+            case .adverseEvent(let ae): adverseEvents.append(ae)
+            case .event(let event): events.append(event)
+            case .observation: break
+            }
+        }
+        return SubjectInputs(latest: latest, adverseEvents: adverseEvents, events: events)
+    }
+}
+
+extension StoreTransaction {
+    public func subjectInputs(subject: String, asOf: Date) throws -> SubjectInputs {
+        try SubjectQueries.inputs(db, subject: subject, asOf: asOf)
+    }
+
+    /// A per-subject fact kept between evaluations (such as the SOFA baseline), as JSON.
+    public func fact<T: Decodable>(_ type: T.Type, subject: String, key: String) throws -> T? {
+        try SubjectQueries.fact(db, type, subject: subject, key: key)
+    }
+
+    public func saveFact(_ value: some Encodable, subject: String, key: String) throws {
+        try db.execute(sql: "INSERT OR REPLACE INTO subject_facts (subject, key, payload) VALUES (?, ?, ?)",
+                       arguments: [subject, key, try Self.encoder.encode(value)])
+    }
+
+    /// How many distinct events of `kind` the trial has recorded (endpoint counts such as ICU transfers).
+    public func countEvents(kind: String) throws -> Int {
+        try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM records WHERE type = 'event' AND retracted_at IS NULL AND json_extract(payload, '$.event._0.kind') = ?",
+                         arguments: [kind]) ?? 0
+    }
+}
+
+extension VigilStore {
+    public func subjectInputs(subject: String, asOf: Date) throws -> SubjectInputs {
+        try pool.read { db in try SubjectQueries.inputs(db, subject: subject, asOf: asOf) }
+    }
+
+    public func signalStates(subject: String) throws -> [SignalState] {
+        try pool.read { db in
+            try Data.fetchAll(db, sql: "SELECT payload FROM signal_state WHERE subject = ? ORDER BY rule", arguments: [subject])
+                .map { try StoreTransaction.decoder.decode(SignalState.self, from: $0) }
+        }
+    }
+
+    public func fact<T: Decodable>(_ type: T.Type, subject: String, key: String) throws -> T? {
+        try pool.read { db in try SubjectQueries.fact(db, type, subject: subject, key: key) }
+    }
+
+    /// Every subject with at least one record, sorted.
+    public func subjects() throws -> [String] {
+        try pool.read { db in try String.fetchAll(db, sql: "SELECT DISTINCT subject FROM records ORDER BY subject") }
+    }
+}

@@ -1,0 +1,226 @@
+import Foundation
+import GRDB
+import VigilCore
+
+/// Vigil's durable state in SQLite (WAL, synchronous=FULL) through GRDB: applied records, their
+/// amendments, per-subject signal states, the alert ledger and the file ledger. One write
+/// transaction per inbox file makes processing all-or-nothing; the ledgers make it idempotent.
+public final class VigilStore: Sendable {
+    public let path: String
+    let pool: DatabasePool
+    /// Random id of this database, made when it was created. Journal entries carry it, so that after a
+    /// crash Vigil recognises its own entries and not those of an earlier installation or another trial.
+    public let instanceID: String
+
+    /// Opens (creating if needed) the database at `path` and migrates it to the current schema.
+    public init(path: String) throws {
+        self.path = path
+        var configuration = Configuration()
+        configuration.label = "vigil"
+        configuration.busyMode = .timeout(5)
+        configuration.prepareDatabase { db in
+            // Durable across power loss, not only process crashes: a committed record is never lost.
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+        }
+        pool = try DatabasePool(path: path, configuration: configuration)
+        try Self.migrator.migrate(pool)
+        instanceID = try pool.write { db in
+            if let existing = try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'instance_id'") { return existing }
+            let fresh = UUID().uuidString.lowercased()
+            try db.execute(sql: "INSERT INTO meta (key, value) VALUES ('instance_id', ?)", arguments: [fresh])
+            return fresh
+        }
+    }
+
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1") { db in
+            try db.execute(sql: """
+                CREATE TABLE file_ledger (
+                    sha256 TEXT PRIMARY KEY,
+                    name TEXT NOT NULL,
+                    received_at REAL NOT NULL,
+                    outcome TEXT NOT NULL,          -- archived | rejected
+                    applied INTEGER NOT NULL,
+                    rejected INTEGER NOT NULL,
+                    unchanged INTEGER NOT NULL,
+                    destination TEXT NOT NULL,      -- path relative to the archive or rejected directory
+                    errors TEXT                     -- JSON array written as NAME.errors.json
+                );
+                CREATE TABLE records (
+                    id TEXT PRIMARY KEY,
+                    type TEXT NOT NULL,
+                    subject TEXT NOT NULL,
+                    time REAL,
+                    code TEXT,
+                    value REAL,
+                    content_hash TEXT NOT NULL,
+                    payload BLOB NOT NULL,
+                    revision INTEGER NOT NULL,
+                    file_sha256 TEXT NOT NULL,
+                    applied_at REAL NOT NULL
+                );
+                CREATE INDEX records_by_subject_code_time ON records(subject, code, time);
+                CREATE TABLE record_amendments (
+                    record_id TEXT NOT NULL,
+                    revision INTEGER NOT NULL,
+                    previous_hash TEXT NOT NULL,
+                    previous_payload BLOB NOT NULL,
+                    file_sha256 TEXT NOT NULL,
+                    amended_at REAL NOT NULL,
+                    PRIMARY KEY (record_id, revision)
+                );
+                CREATE TABLE signal_state (
+                    rule TEXT NOT NULL,
+                    subject TEXT NOT NULL,
+                    payload BLOB NOT NULL,
+                    PRIMARY KEY (rule, subject)
+                );
+                CREATE TABLE alerts (
+                    id TEXT PRIMARY KEY,
+                    rule TEXT NOT NULL,
+                    phase TEXT NOT NULL,
+                    severity TEXT NOT NULL,
+                    subject TEXT,
+                    raised_at REAL NOT NULL,
+                    payload BLOB NOT NULL,
+                    journal_at REAL,
+                    outbox_at REAL,
+                    acked_at REAL,
+                    acked_by TEXT,
+                    resolved_at REAL
+                );
+                CREATE INDEX alerts_undelivered ON alerts(journal_at, outbox_at);
+                """)
+        }
+        migrator.registerMigration("v2-retractions") { db in
+            // A result the sender withdrew (HL7 OBX-11 D/W) stays for the audit trail but is no longer current.
+            try db.execute(sql: "ALTER TABLE records ADD COLUMN retracted_at REAL")
+        }
+        migrator.registerMigration("v3-meta") { db in
+            try db.execute(sql: "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+        }
+        migrator.registerMigration("v4-subject-facts") { db in
+            try db.execute(sql: "CREATE TABLE subject_facts (subject TEXT NOT NULL, key TEXT NOT NULL, payload BLOB NOT NULL, PRIMARY KEY (subject, key))")
+        }
+        migrator.registerMigration("v5-trial") { db in
+            try db.execute(sql: """
+                CREATE TABLE susar_clocks (
+                    adverse_event TEXT PRIMARY KEY,
+                    subject TEXT NOT NULL,
+                    payload BLOB NOT NULL,
+                    reported_at REAL,
+                    reported_by TEXT
+                );
+                """)
+        }
+        migrator.registerMigration("v6-lifecycle") { db in
+            try db.execute(sql: """
+                ALTER TABLE alerts ADD COLUMN mail_held TEXT;       -- why no mail went out (silence, repeat interval)
+                ALTER TABLE alerts ADD COLUMN escalated_at REAL;
+                CREATE TABLE silences (
+                    id TEXT PRIMARY KEY,
+                    matcher TEXT NOT NULL,                          -- a rule id or a subject id
+                    starts_at REAL NOT NULL,
+                    ends_at REAL NOT NULL,
+                    reason TEXT NOT NULL,
+                    created_by TEXT NOT NULL
+                );
+                """)
+        }
+        return migrator
+    }
+
+    /// Runs `body` in one write transaction: either all of it is committed or none of it.
+    public func transaction<T>(_ body: (StoreTransaction) throws -> T) throws -> T {
+        try pool.write { db in try body(StoreTransaction(db: db)) }
+    }
+
+    /// The ledger entry of a file already processed, by content digest.
+    public func fileEntry(sha256: String) throws -> FileLedgerEntry? {
+        try pool.read { db in try FileLedgerEntry.fetch(db, sha256: sha256) }
+    }
+
+    /// Alerts not yet written to the journal, or raised alerts not yet written to the outbox, oldest first.
+    public func undeliveredAlerts() throws -> [StoredAlert] {
+        try pool.read { db in
+            try StoredAlert.fetch(db, where: "journal_at IS NULL OR (phase = 'raised' AND outbox_at IS NULL)", limit: nil)
+        }
+    }
+
+    public func markJournalDelivered(_ id: String, at time: Date) throws {
+        try pool.write { db in
+            try db.execute(sql: "UPDATE alerts SET journal_at = ? WHERE id = ? AND journal_at IS NULL", arguments: [time.timeIntervalSince1970, id])
+        }
+    }
+
+    public func markOutboxDelivered(_ id: String, at time: Date) throws {
+        try pool.write { db in
+            try db.execute(sql: "UPDATE alerts SET outbox_at = ? WHERE id = ? AND outbox_at IS NULL", arguments: [time.timeIntervalSince1970, id])
+        }
+    }
+
+    /// Raised alerts, newest first; `openOnly` keeps those neither acknowledged nor resolved.
+    public func alerts(openOnly: Bool, limit: Int) throws -> [StoredAlert] {
+        try pool.read { db in
+            try StoredAlert.fetch(
+                db, where: "phase = 'raised'" + (openOnly ? " AND acked_at IS NULL AND resolved_at IS NULL" : ""),
+                limit: limit, newestFirst: true)
+        }
+    }
+
+    /// Figures for `vigilctl status`, read without blocking the writer (WAL).
+    public func statistics() throws -> StoreStatistics {
+        try pool.read { db in
+            var stats = StoreStatistics()
+            if let row = try Row.fetchOne(db, sql: """
+                SELECT COUNT(*) AS files, COALESCE(SUM(applied), 0) AS applied, COALESCE(SUM(rejected), 0) AS rejected,
+                       COALESCE(SUM(outcome = 'rejected'), 0) AS rejected_files, MAX(received_at) AS last
+                FROM file_ledger
+                """)
+            {
+                stats.files = row["files"]
+                stats.recordsApplied = row["applied"]
+                stats.recordsRejected = row["rejected"]
+                stats.filesRejected = row["rejected_files"]
+                stats.lastFileAt = (row["last"] as Double?).map(Date.init(timeIntervalSince1970:))
+            }
+            stats.storedRecords = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM records") ?? 0
+            for row in try Row.fetchAll(db, sql: """
+                SELECT severity, COUNT(*) AS n FROM alerts
+                WHERE phase = 'raised' AND acked_at IS NULL AND resolved_at IS NULL GROUP BY severity
+                """)
+            {
+                if let severity = Severity(rawValue: row["severity"]) { stats.openAlerts[severity] = row["n"] }
+            }
+            stats.undeliveredJournal = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM alerts WHERE journal_at IS NULL") ?? 0
+            stats.subjectsWithActiveSignals = try String.fetchAll(db, sql: """
+                SELECT DISTINCT subject FROM signal_state WHERE json_extract(payload, '$.severity') IS NOT NULL ORDER BY subject
+                """)
+            return stats
+        }
+    }
+
+    /// Size of the database and its WAL on disk.
+    public func sizeOnDisk() -> Int64 {
+        [path, path + "-wal", path + "-shm"].reduce(0) { total, file in
+            let size = (try? FileManager.default.attributesOfItem(atPath: file)[.size] as? NSNumber)?.int64Value ?? 0
+            return total + size
+        }
+    }
+}
+
+/// Aggregate figures reported by `status`.
+public struct StoreStatistics: Sendable, Equatable {
+    public var files = 0
+    public var filesRejected = 0
+    public var recordsApplied = 0
+    public var recordsRejected = 0
+    public var storedRecords = 0
+    public var lastFileAt: Date?
+    public var openAlerts: [Severity: Int] = [:]
+    public var undeliveredJournal = 0
+    public var subjectsWithActiveSignals: [String] = []
+
+    public init() {}
+}

@@ -1,0 +1,97 @@
+import XCTest
+@testable import VigilCore
+
+/// Signals of DESIGN.md §4 on snapshots, and the Alertmanager-style lifecycle of `SignalEngine`.
+final class ClinicalSignalsTests: XCTestCase {
+    let signals = ClinicalSignals(rules: ClinicalRules())
+
+    func reading(_ rule: String, _ snapshot: SubjectSnapshot, baseline: Int = 0, infection: [Evidence] = []) -> SignalReading? {
+        signals.readings(snapshot, sofaBaseline: baseline, infection: infection).first { $0.rule == rule }
+    }
+
+    func testNEWS2SingleParameterOfThreeIsAWarning() {
+        var values = Snap.calm
+        values["systolic_bp"] = .number(90)  // 3 points, total 3
+        XCTAssertEqual(reading("news2", Snap.make(values))?.severity, .warning)
+        values["systolic_bp"] = .number(91)  // 2 points
+        XCTAssertNil(reading("news2", Snap.make(values))?.severity)
+    }
+
+    func testIncompleteScoreBelowThresholdIsInconclusive() {
+        var values = Snap.calm
+        values.removeValue(forKey: "temperature")
+        let partial = reading("news2", Snap.make(values))
+        XCTAssertNil(partial?.severity)
+        XCTAssertEqual(partial?.conclusive, false, "a missing parameter may hide points: never normal")
+        XCTAssertEqual(reading("news2", Snap.make(Snap.calm))?.conclusive, true)
+    }
+
+    /// Sepsis-3 (Singer et al., JAMA 2016): SOFA rise ≥ 2 over baseline with suspected infection.
+    func testPossibleSepsisNeedsBothRiseAndInfection() {
+        let organs: [String: ObservationValue] = ["platelets": .number(90), "creatinine": .number(150)]  // coagulation 2, renal 1
+        let snapshot = Snap.make(organs)
+        let culture = [Evidence(label: "blood culture", value: "positive", time: Snap.asOf, record: "BC-1")]
+        XCTAssertEqual(reading("sofa-sepsis", snapshot, baseline: 0, infection: culture)?.severity, .critical)
+        XCTAssertNil(reading("sofa-sepsis", snapshot, baseline: 2, infection: culture)?.severity, "rise 1 < 2")
+        let noInfection = reading("sofa-sepsis", snapshot, baseline: 0, infection: [])
+        XCTAssertNil(noInfection?.severity)
+        XCTAssertEqual(noInfection?.conclusive, false, "an incomplete SOFA cannot end the signal")
+    }
+
+    func testSuspectedInfectionSources() {
+        let snapshot = Snap.make(["procalcitonin": .number(0.6), "crp": .number(250), "blood_culture": .text("negative")])
+        let found = signals.suspectedInfection(snapshot, adverseEvents: [
+            AdverseEvent(id: "AE-1", subject: "LYS-01-001", onset: "2026-11-22", onsetTime: Snap.asOf.addingTimeInterval(-86400), term: "Staphylococcal sepsis",
+                         meddraPT: nil, grade: 3, serious: [], related: nil, expected: nil, outcome: "not recovered", aware: nil),
+            AdverseEvent(id: "AE-2", subject: "LYS-01-001", onset: "2026-11-20", onsetTime: Snap.asOf.addingTimeInterval(-3 * 86400), term: "Cellulitis",
+                         meddraPT: nil, grade: 2, serious: [], related: nil, expected: nil, outcome: "recovered/resolved", aware: nil),
+        ])
+        XCTAssertEqual(found.map(\.label), ["procalcitonin", "adverse event"], "PCT 0.6 > 0.5; CRP off by default; resolved AE ignored")
+        XCTAssertTrue(signals.suspectedInfection(Snap.make(["procalcitonin": .number(0.5)]), adverseEvents: []).isEmpty, "0.5 is not above 0.5")
+    }
+
+    func testSepticShockNeedsPressorLowMAPAndLactate() {
+        let shock = Snap.make(["mean_arterial_pressure": .number(64), "norepinephrine": .number(0.1), "lactate": .number(2.1)])
+        XCTAssertEqual(reading("septic-shock", shock)?.severity, .critical)
+        XCTAssertNil(reading("septic-shock", Snap.make(["mean_arterial_pressure": .number(65), "norepinephrine": .number(0.1), "lactate": .number(3)]))?.severity)
+        XCTAssertNil(reading("septic-shock", Snap.make(["mean_arterial_pressure": .number(60), "norepinephrine": .number(0), "lactate": .number(3)]))?.severity)
+        XCTAssertNil(reading("septic-shock", Snap.make(["mean_arterial_pressure": .number(60), "norepinephrine": .number(0.2), "lactate": .number(2.0)]))?.severity)
+    }
+
+    func testICUTransferSignals() {
+        XCTAssertEqual(reading("bsa-detached", Snap.make(["bsa_detached": .number(30)]))?.severity, .critical)
+        XCTAssertNil(reading("bsa-detached", Snap.make(["bsa_detached": .number(29)]))?.severity)
+        XCTAssertEqual(reading("spo2-on-oxygen", Snap.make(["spo2": .number(91), "oxygen": .flag(true)]))?.severity, .critical)
+        XCTAssertNil(reading("spo2-on-oxygen", Snap.make(["spo2": .number(91), "oxygen": .flag(false)]))?.severity, "on air: NEWS2's business")
+        XCTAssertNil(reading("spo2-on-oxygen", Snap.make(["spo2": .number(92), "oxygen": .flag(true)]))?.severity)
+        XCTAssertEqual(reading("blood-culture", Snap.make(["blood_culture": .text("positive")]))?.severity, .critical)
+    }
+
+    func testCTCAEGradeThreeWarnsAndFourIsCritical() {
+        XCTAssertEqual(reading("ctcae-platelets", Snap.make(["platelets": .number(45)]))?.severity, .warning)
+        XCTAssertEqual(reading("ctcae-platelets", Snap.make(["platelets": .number(20)]))?.severity, .critical)
+        XCTAssertNil(reading("ctcae-platelets", Snap.make(["platelets": .number(60)]))?.severity)
+    }
+
+    func testStaleValuesRaiseNothing() {
+        let stale = Snap.make(["lactate": .number(6)], stale: ["lactate": 7 * 60])
+        XCTAssertNil(reading("lactate", stale), "a 7-hour-old blood gas is past the 6-hour window")
+    }
+
+    func testEngineLifecycle() throws {
+        let t = Snap.asOf
+        func r(_ severity: Severity?, conclusive: Bool = true, minutes: Double) -> SignalReading {
+            SignalReading(rule: "news2", subject: "S", severity: severity, conclusive: conclusive, value: "", title: "t", reason: "r", action: "a",
+                          evidence: [], evidenceTime: t.addingTimeInterval(minutes * 60), records: ["R\(Int(minutes))"])
+        }
+        let start = try XCTUnwrap(SignalEngine.advance(r(.warning, minutes: 0), previous: nil, trial: "T", now: t))
+        XCTAssertEqual(start.alert?.severity, .warning)
+        XCTAssertNil(SignalEngine.advance(r(nil, conclusive: false, minutes: 10), previous: start.state, trial: "T", now: t), "inconclusive: nothing changes")
+        let rise = try XCTUnwrap(SignalEngine.advance(r(.critical, minutes: 20), previous: start.state, trial: "T", now: t))
+        XCTAssertEqual(rise.alert?.severity, .critical)
+        XCTAssertNil(SignalEngine.advance(r(.critical, minutes: 5), previous: rise.state, trial: "T", now: t), "older evidence ignored")
+        let end = try XCTUnwrap(SignalEngine.advance(r(nil, minutes: 30), previous: rise.state, trial: "T", now: t))
+        XCTAssertEqual(end.alert?.phase, .resolved)
+        XCTAssertEqual(end.alert?.severity, .critical)
+    }
+}

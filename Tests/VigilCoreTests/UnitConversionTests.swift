@@ -1,0 +1,71 @@
+import XCTest
+@testable import VigilCore
+
+/// Unit conversions of DESIGN.md §3.2. Factors: lactate mg/dL ÷ 9.008 (molar mass 90.08 g/mol),
+/// creatinine mg/dL × 88.4, bilirubin mg/dL × 17.1, glucose mg/dL ÷ 18.016, BUN mg/dL → urea × 0.357,
+/// °F → °C (F − 32) × 5/9.
+final class UnitConversionTests: XCTestCase {
+    func value(_ code: String, _ raw: Double, _ unit: String?) throws -> Double {
+        let normal = try CanonicalCodes.normalise(code: code, raw: .number(raw), unit: unit)
+        return try XCTUnwrap(normal.value.number)
+    }
+
+    func testLactateMilligramsPerDecilitreAreConverted() throws {
+        XCTAssertEqual(try value("lactate", 20, "mg/dL"), 2.2202, accuracy: 0.0001)
+        XCTAssertEqual(try value("lactate", 36.032, "mg/dl"), 4.0, accuracy: 1e-9, "unit spelling is matched ignoring case")
+        XCTAssertEqual(try value("lactate", 4.5, "mmol/L"), 4.5)
+    }
+
+    func testOtherDesignConversions() throws {
+        XCTAssertEqual(try value("creatinine", 1.2, "mg/dL"), 106.08, accuracy: 1e-9)
+        XCTAssertEqual(try value("bilirubin", 2.0, "mg/dL"), 34.2, accuracy: 1e-9)
+        XCTAssertEqual(try value("glucose", 180, "mg/dL"), 9.9911, accuracy: 0.0001)
+        XCTAssertEqual(try value("urea_nitrogen", 28, "mg/dL"), 9.996, accuracy: 1e-9)
+        XCTAssertEqual(try CanonicalCodes.normalise(code: "urea_nitrogen", raw: .number(28), unit: "mg/dL").code, "urea", "BUN is stored as urea")
+        XCTAssertThrowsError(try value("urea", 28, "mg/dL"), "urea mg/dL is not BUN mg/dL: refused, never guessed")
+        XCTAssertEqual(try value("temperature", 98.6, "°F"), 37.0, accuracy: 1e-9)
+        XCTAssertEqual(try value("hemoglobin", 95, "g/L"), 9.5, accuracy: 1e-9)
+    }
+
+    func testUnknownUnitIsRefusedWithTheAcceptedUnits() {
+        XCTAssertThrowsError(try value("lactate", 3, "mg%")) { error in
+            guard case .unknownUnit(let code, let unit, let accepted) = error as? NormalisationError else {
+                return XCTFail("expected unknownUnit, got \(error)")
+            }
+            XCTAssertEqual(code, "lactate")
+            XCTAssertEqual(unit, "mg%")
+            XCTAssertEqual(accepted, ["mEq/L", "mg/dL", "mmol/L"])
+        }
+    }
+
+    func testMeasuredValuesNeedAUnitButScoresDoNot() throws {
+        XCTAssertThrowsError(try value("lactate", 3, nil)) { error in
+            XCTAssertEqual((error as? NormalisationError)?.field, "unit")
+        }
+        XCTAssertEqual(try value("gcs", 14, nil), 14)
+    }
+
+    func testImplausibleValueIsRefused() {
+        XCTAssertThrowsError(try value("spo2", 140, "%")) { error in
+            guard case .implausible = error as? NormalisationError else { return XCTFail("expected implausible, got \(error)") }
+        }
+    }
+
+    func testDecimalCommaAndRefusedNumbers() {
+        XCTAssertEqual(CanonicalCodes.parseNumber("4,5"), 4.5)
+        XCTAssertEqual(CanonicalCodes.parseNumber(" -0.25 "), -0.25)
+        XCTAssertNil(CanonicalCodes.parseNumber("1,234.5"), "thousands separator is ambiguous")
+        XCTAssertNil(CanonicalCodes.parseNumber("1,2,3"))
+        XCTAssertNil(CanonicalCodes.parseNumber("4.5 mmol"))
+        XCTAssertNil(CanonicalCodes.parseNumber("nan"))
+    }
+
+    func testTextAndFlagCodes() throws {
+        XCTAssertEqual(try CanonicalCodes.normalise(code: "consciousness", raw: .text("v"), unit: nil).value, .text("V"))
+        XCTAssertEqual(try CanonicalCodes.normalise(code: "oxygen", raw: .text("yes"), unit: nil).value, .flag(true))
+        XCTAssertThrowsError(try CanonicalCodes.normalise(code: "blood_culture", raw: .text("maybe"), unit: nil))
+        XCTAssertThrowsError(try CanonicalCodes.normalise(code: "lactic", raw: .number(1), unit: "mmol/L")) { error in
+            XCTAssertEqual((error as? NormalisationError)?.field, "code")
+        }
+    }
+}

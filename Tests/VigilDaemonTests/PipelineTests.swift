@@ -1,0 +1,159 @@
+import Foundation
+import Logging
+import Synchronization
+import VigilCore
+import VigilStore
+import VigilSystemd
+import VigilTestSupport
+import XCTest
+@testable import VigilDaemon
+
+/// Collects log lines so tests can check what the pipeline reported.
+final class CollectedLogs: Sendable {
+    let lines = Mutex<[String]>([])
+    func contains(_ text: String) -> Bool { lines.withLock { $0.contains { $0.contains(text) } } }
+}
+
+struct CollectingLogHandler: LogHandler {
+    let sink: CollectedLogs
+    var metadata: Logger.Metadata = [:]
+    var logLevel: Logger.Level = .trace
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+    func log(event: LogEvent) {
+        sink.lines.withLock { $0.append("\(event.level): \(event.message)") }
+    }
+}
+
+/// The file pipeline in process, with a real SQLite store, the real journal and real directories:
+/// every format, per-record rejection, idempotency and amendments (issue 3, items 1-5).
+final class PipelineTests: XCTestCase {
+    var directory = ""
+    var processor: FileProcessor!
+    var store: VigilStore!
+    var configuration: VigilConfiguration!
+    let logs = CollectedLogs()
+
+    override func setUpWithError() throws {
+        try TestSupport.ensureJournald()
+        directory = try TestSupport.scratchDirectory("pipeline")
+        let root = TestSupport.repositoryRoot()
+        var text = try String(contentsOfFile: "\(root)/config/demo.yaml", encoding: .utf8)
+        text = text.replacingOccurrences(of: "id: LYSYME", with: "id: PIPE-\(UUID().uuidString.prefix(8))")
+        configuration = try VigilConfiguration.parse(text, file: "demo.yaml", workingDirectory: directory)
+        let dirs = configuration.directories
+        for path in [dirs.inbox, dirs.archive, dirs.rejected, dirs.state] {
+            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        }
+        let outbox = Outbox(root: dirs.outbox)
+        try outbox.createDirectories()
+        store = try VigilStore(path: "\(dirs.state)/vigil.sqlite")
+        let state = DaemonState(configuration: configuration, configPath: "demo.yaml", startedAt: Date())
+        let logger = Logger(label: "test") { _ in CollectingLogHandler(sink: self.logs) }
+        let emitter = AlertEmitter(store: store, journal: JournalWriter(), outbox: outbox, state: state, logger: logger, clock: { Date() })
+        processor = FileProcessor(store: store, emitter: emitter, state: state, logger: logger, clock: { Date() })
+    }
+
+    override func tearDownWithError() throws {
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+
+    @discardableResult
+    func drop(_ name: String, _ content: String) -> FileProcessor.Outcome {
+        _ = FileManager.default.createFile(atPath: "\(configuration.directories.inbox)/\(name)", contents: Data(content.utf8))
+        return processor.process(name: name)
+    }
+
+    func dropSample(_ name: String) throws -> FileProcessor.Outcome {
+        let data = try Data(contentsOf: URL(fileURLWithPath: "\(TestSupport.repositoryRoot())/samples/\(name)"))
+        _ = FileManager.default.createFile(atPath: "\(configuration.directories.inbox)/\(name)", contents: data)
+        return processor.process(name: name)
+    }
+
+    func raised() throws -> [Alert] { try store.alerts(openOnly: false, limit: 100).map(\.alert) }
+
+    func lactate(_ id: String, _ value: Double, subject: String = "LYS-02-001") -> String {
+        #"{"type":"observation","id":"\#(id)","subject":"\#(subject)","time":"2026-11-23T06:40:00+01:00","code":"lactate","value":\#(value),"unit":"mmol/L"}"# + "\n"
+    }
+
+    func testAmendmentIsAppliedLoggedAndReEvaluated() throws {
+        XCTAssertEqual(drop("a.ndjson", lactate("LAB-9", 1.0)), .archived(applied: 1, rejected: 0, unchanged: 0))
+        XCTAssertEqual(try raised(), [])
+        XCTAssertEqual(drop("b.ndjson", lactate("LAB-9", 4.6)), .archived(applied: 1, rejected: 0, unchanged: 0))
+        XCTAssertTrue(logs.contains("record LAB-9 amended (revision 2)"))
+        XCTAssertEqual(try raised().map(\.severity), [.critical], "the corrected value raised the alert")
+        XCTAssertEqual(try store.statistics().storedRecords, 1)
+    }
+
+    func testIdenticalFileAndIdenticalRecordAreNotAppliedAgain() throws {
+        let content = lactate("LAB-7", 3.0)
+        XCTAssertEqual(drop("one.ndjson", content), .archived(applied: 1, rejected: 0, unchanged: 0))
+        XCTAssertEqual(drop("one-again.ndjson", content), .alreadyProcessed)
+        XCTAssertEqual(drop("one.ndjson", content), .alreadyProcessed, "same name, same bytes")
+        XCTAssertEqual(drop("same-record.ndjson", content + "\n"), .archived(applied: 0, rejected: 0, unchanged: 1))
+        XCTAssertEqual(try raised().count, 1)
+        let day = try XCTUnwrap(FileManager.default.contentsOfDirectory(atPath: configuration.directories.archive).first)
+        let archived = try FileManager.default.contentsOfDirectory(atPath: "\(configuration.directories.archive)/\(day)").sorted()
+        XCTAssertEqual(archived, ["one-again.ndjson", "one.ndjson", "one.ndjson.duplicate", "same-record.ndjson"])
+        XCTAssertEqual(try store.statistics().recordsApplied, 1)
+    }
+
+    func testBadRecordsAreListedAndRaiseOneDataQualityAlert() throws {
+        let content = lactate("LAB-1", 1.0) + lactate("LAB-2", 1.0).replacingOccurrences(of: "mmol/L", with: "mg%") + "{broken\n"
+        XCTAssertEqual(drop("mixed.ndjson", content), .archived(applied: 1, rejected: 2, unchanged: 0))
+        let report = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: "\(configuration.directories.rejected)/mixed.ndjson.errors.json"))) as? [[String: Any]])
+        XCTAssertEqual(report.map { $0["line"] as? Int }, [2, 3])
+        XCTAssertEqual(report.first?["file"] as? String, "mixed.ndjson")
+        XCTAssertEqual(report.first?["field"] as? String, "unit")
+        XCTAssertEqual(report.first?["value"] as? String, "mg%")
+        XCTAssertEqual(report.first?["expected"] as? String, "one of: mEq/L, mg/dL, mmol/L")
+        let alert = try XCTUnwrap(raised().first)
+        XCTAssertEqual(alert.rule, "data-quality")
+        XCTAssertEqual(alert.severity, .warning)
+        XCTAssertEqual(alert.title, "2 records rejected in inbox file mixed.ndjson")
+    }
+
+    func testEverySampleFormatGoesThroughThePipeline() throws {
+        XCTAssertEqual(try dropSample("sdtm-ex.csv"), .archived(applied: 1, rejected: 0, unchanged: 0))
+        XCTAssertEqual(try dropSample("sdtm-lb.csv"), .archived(applied: 3, rejected: 0, unchanged: 0))
+        XCTAssertEqual(try dropSample("sdtm-ae.csv"), .archived(applied: 2, rejected: 0, unchanged: 0))
+        XCTAssertEqual(try dropSample("sdtm-ds.csv"), .archived(applied: 1, rejected: 0, unchanged: 0))
+        // Three ORU^R01 messages; the second corrects the first (OBX-11 C): 7 results, 6 distinct records.
+        XCTAssertEqual(try dropSample("oru-results.hl7"), .archived(applied: 7, rejected: 0, unchanged: 0))
+        XCTAssertTrue(logs.contains("record HL7-FIL-88001-2524-7-1 amended (revision 2)"))
+        XCTAssertEqual(try dropSample("adt-transfer.hl7"), .archived(applied: 1, rejected: 0, unchanged: 0))
+        XCTAssertEqual(try store.statistics().storedRecords, 14)
+        let alerts = try raised()
+        XCTAssertEqual(Set(alerts.map { "\($0.subject ?? "-") \($0.rule) \($0.severity)" }), [
+            "LYS-01-006 lactate warning",    // 31.5 mg/dL = 3.5 mmol/L
+            "LYS-01-005 lactate critical",   // 4.8, corrected to 5.6: still critical, so no second alert
+            "LYS-01-005 news2 critical",     // RR 24 (2), SpO2 93 (2), SBP 98 (2), HR 118 (2), T 38.6 (1) = 9 ≥ 7 even before oxygen and consciousness are known
+            "LYS-01-005 qsofa warning",      // RR 24 and SBP 98
+            "LYS-01-005 sirs info",          // T 38.6, HR 118, RR 24
+            "LYS-01-005 icu-transfer info",  // ADT^A02 to REA
+            // Pulmonary embolism on D2 after the infusion, serious, probably related, unexpected:
+            "LYS-01-006 halt-thromboembolism-30d halt",
+            "LYS-01-006 halt-susar halt",
+        ])
+        let trial = try store.trialState()
+        XCTAssertEqual(trial.phase, .halted)
+        XCTAssertEqual(trial.rule, "halt-thromboembolism-30d", "the first rule met is the recorded reason")
+        XCTAssertEqual(try store.susarClocks().map(\.clock.days), [15], "hospitalisation, not fatal or life-threatening: 15 days")
+    }
+
+    func testWithdrawnResultIsRetracted() throws {
+        let result = "MSH|^~\\&|LAB|HSL|VIGIL|LYSYME|20261123074500+0100||ORU^R01|M1|P|2.5\rPID|1||LYS-01-005^^^LYSYME^RI\rOBR|1|O|F-1|x|||20261123071500+0100\r"
+        XCTAssertEqual(drop("r1.hl7", result + "OBX|1|NM|2524-7^Lactate^LN|1|1.1|mmol/L|||||F\r"), .archived(applied: 1, rejected: 0, unchanged: 0))
+        XCTAssertEqual(drop("r2.hl7", result.replacingOccurrences(of: "|M1|", with: "|M2|") + "OBX|1|NM|2524-7^Lactate^LN|1||mmol/L|||||D\r"),
+                       .archived(applied: 0, rejected: 0, unchanged: 0))
+        XCTAssertTrue(logs.contains("record HL7-F-1-2524-7-1 withdrawn by its sender"))
+    }
+
+    func testUnsupportedFileTypeIsRejectedWithAReport() throws {
+        guard case .rejected(let reason) = drop("notes.txt", "hello") else { return XCTFail("expected a rejection") }
+        XCTAssertTrue(reason.contains("unsupported file type"))
+        XCTAssertTrue(FileManager.default.fileExists(atPath: "\(configuration.directories.rejected)/notes.txt.errors.json"))
+    }
+}

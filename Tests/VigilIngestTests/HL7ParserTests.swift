@@ -1,0 +1,149 @@
+import XCTest
+import VigilCore
+@testable import VigilIngest
+
+/// HL7 v2.5 (Health Level Seven, Version 2.5, chapter 2 control and chapter 7 observation
+/// reporting): ORU^R01 results, ADT^A02/A03, escapes (§2.7), batches (§2.10.3), MLLP framing.
+final class HL7ParserTests: XCTestCase {
+    let parser = HL7Parser(options: TestOptions.options())
+
+    func parse(_ segments: [String], terminator: String = "\r") -> ParseResult {
+        parser.parse(Data((segments.joined(separator: terminator) + terminator).utf8))
+    }
+
+    static let msh = "MSH|^~\\&|LAB|HSL|VIGIL|LYSYME|20261123074500+0100||ORU^R01^ORU_R01|M1|P|2.5"
+    static let pid = "PID|1||LYS-01-005^^^LYSYME^RI~900123456^^^HOSP^MR"
+    static let obr = "OBR|1|ORD-1|FIL-1^LAB|2524-7^Lactate^LN|||20261123071500+0100"
+
+    func observations(_ result: ParseResult) -> [Observation] {
+        result.records.compactMap { if case .observation(let o) = $0.record { o } else { nil } }
+    }
+
+    func testResultWithEscapesRangeFlagsAndTimes() throws {
+        let result = parse([Self.msh, Self.pid, Self.obr,
+                            "OBX|1|NM|2524-7^Lactate \\T\\ SerPl^LN|1|4.8|mmol/L^millimole per liter^UCUM|0.5-2.2|HH~A|||F|||20261123071000+0100"])
+        XCTAssertEqual(result.errors, [])
+        let o = try XCTUnwrap(observations(result).first)
+        XCTAssertEqual(o.id, "HL7-FIL-1-2524-7-1")
+        XCTAssertEqual(o.subject, "LYS-01-005")
+        XCTAssertEqual(o.value, .number(4.8))
+        XCTAssertEqual(o.low, 0.5)
+        XCTAssertEqual(o.high, 2.2)
+        XCTAssertEqual(o.abnormalFlags, "HH~A")
+        XCTAssertEqual(o.status, "final")
+        XCTAssertEqual(o.loinc, "2524-7")
+        XCTAssertEqual(o.time, HL7Time.parse("202611230610", zone: .gmt)?.date, "OBX-14 wins over OBR-7")
+        XCTAssertEqual(result.records.first?.segment, 4)
+    }
+
+    func testEscapeSequences() {
+        let encoding = HL7Encoding()
+        XCTAssertEqual(encoding.unescape("a\\F\\b\\S\\c\\T\\d\\R\\e\\E\\f"), "a|b^c&d~e\\f")
+        XCTAssertEqual(encoding.unescape("line\\.br\\next"), "line\nnext")
+        XCTAssertEqual(encoding.unescape("\\XC3A9\\"), "é")
+        XCTAssertEqual(encoding.unescape("\\H\\bold"), "\\H\\bold", "formatting escapes stay visible")
+    }
+
+    func testEncodingCharactersAreReadFromMSH() throws {
+        let result = parse(["MSH#*!/$#LAB#HSL#VIGIL#LYSYME#20261123074500+0100##ORU*R01#M9#P#2.5",
+                            "PID#1##LYS-01-005***LYSYME*RI",
+                            "OBR#1#ORD-9#FIL-9#2524-7*Lactate*LN###20261123071500+0100",
+                            "OBX#1#SN#LACT*Lactate /S/ serum*L##>*15#mmol/L####F"])
+        XCTAssertEqual(result.errors, [])
+        let o = try XCTUnwrap(observations(result).first)
+        XCTAssertEqual(o.value, .number(15))
+        XCTAssertEqual(o.comparator, ">")
+        XCTAssertEqual(o.code, "lactate", "local code through mapping.local")
+    }
+
+    func testCorrectedResultSharesTheIdAndPreliminaryIsConfigurable() {
+        let first = [Self.msh, Self.pid, Self.obr, "OBX|1|NM|2524-7^Lactate^LN|1|1.8|mmol/L|||||P"]
+        let second = ["MSH|^~\\&|LAB|HSL|VIGIL|LYSYME|20261123081000+0100||ORU^R01|M2|P|2.5", Self.pid, Self.obr,
+                      "OBX|1|NM|2524-7^Lactate^LN|1|4.6|mmol/L|||||C"]
+        let result = parse(first + second)
+        XCTAssertEqual(observations(result).map(\.id), ["HL7-FIL-1-2524-7-1", "HL7-FIL-1-2524-7-1"])
+        XCTAssertEqual(observations(result).map(\.status), ["preliminary", "corrected"])
+        let strict = HL7Parser(options: TestOptions.options(hl7: HL7Options(subjectAuthority: "LYSYME", acceptPreliminary: false)))
+        let strictResult = strict.parse(Data((first.joined(separator: "\r") + "\r").utf8))
+        XCTAssertEqual(strictResult.records, [])
+        XCTAssertEqual(strictResult.errors, [])
+        XCTAssertTrue(strictResult.notes.first?.contains("preliminary") ?? false)
+    }
+
+    func testDeletedAndCancelledResults() {
+        let result = parse([Self.msh, Self.pid, Self.obr, "OBX|1|NM|2524-7^Lactate^LN|1||mmol/L|||||D", "OBX|2|NM|8867-4^HR^LN|1||/min|||||X"])
+        XCTAssertEqual(result.retractions, ["HL7-FIL-1-2524-7-1"])
+        XCTAssertEqual(result.records, [])
+        XCTAssertEqual(result.errors, [])
+    }
+
+    func testBatchWithMLLPFramingAndLFTerminatorsHoldsSeveralMessages() {
+        let text = "\u{0B}FHS|^~\\&|LAB\nBHS|^~\\&|LAB\n" + [Self.msh, Self.pid, Self.obr, "OBX|1|NM|2524-7^Lactate^LN|1|2.4|mmol/L|||||F"].joined(separator: "\n")
+            + "\n\u{1C}\r\u{0B}" + ["MSH|^~\\&|LAB|HSL|VIGIL|LYSYME|20261123081000+0100||ORU^R01|M2|P|2.5", "PID|1||900123456^^^HOSP^MR",
+                                    "OBR|1|ORD-2|FIL-2|x|||20261123080000+0100", "OBX|1|NM|8867-4^HR^LN|1|101|/min|||||F"].joined(separator: "\r\n")
+            + "\r\nBTS|2\nFTS|1\n\u{1C}\r"
+        let result = parser.parse(Data(text.utf8))
+        XCTAssertEqual(result.errors, [])
+        XCTAssertEqual(observations(result).map(\.subject), ["LYS-01-005", "LYS-01-009"], "second subject through hl7.subject_map")
+    }
+
+    func testErrorsNameSegmentAndField() {
+        let result = parse([Self.msh, Self.pid, Self.obr,
+                            "OBX|1|NM|2524-7^Lactate^LN|1|4,8x|mmol/L|||||F",
+                            "OBX|2|NM|2524-7^Lactate^LN|2|4.8|mg%|||||F",
+                            "OBX|3|NM|1234-5^Mystery^LN|3|1|U|||||F",
+                            "OBX|4|ED|2524-7^Lactate^LN|4|x|mmol/L|||||F",
+                            "OBX|5|NM|2524-7^Lactate^LN|5|2.0|mmol/L|||||F",
+                            "OBX|6|NM|85353-1^VS panel^LN|6|1||||||F"])
+        XCTAssertEqual(result.errors.map { "\($0.segment!):\($0.field!)" }, ["4:OBX-5", "5:OBX-6", "6:OBX-3", "7:OBX-2"])
+        XCTAssertEqual(result.errors[1].value, "mg%")
+        XCTAssertTrue(result.errors[1].error.contains("message M1"))
+        XCTAssertEqual(observations(result).map(\.id), ["HL7-FIL-1-2524-7-5"])
+    }
+
+    func testUnknownSubjectIsRefusedWithoutEchoingTheHospitalNumber() {
+        let result = parse([Self.msh, "PID|1||123456789^^^HOSP^MR", Self.obr, "OBX|1|NM|2524-7^Lactate^LN|1|4.8|mmol/L|||||F"])
+        XCTAssertEqual(result.records, [])
+        XCTAssertEqual(result.errors.first?.field, "PID-3")
+        XCTAssertEqual(result.errors.first?.value, "(withheld)")
+        XCTAssertFalse(result.errors.first!.summary.contains("123456789"))
+    }
+
+    func testTransferToICUAndDischargeWithDeath() throws {
+        let a02 = parse(["MSH|^~\\&|ADT|HSL|VIGIL|LYSYME|20261123095500+0100||ADT^A02^ADT_A02|ADT-1|P|2.5",
+                         "EVN|A02|20261123095500+0100|||nurse|20261123095000+0100", Self.pid, "PV1|1|I|REA^12^1^HSL|||DERM^4^2^HSL"])
+        guard case .event(let transfer) = try XCTUnwrap(a02.records.first).record else { return XCTFail("expected an event") }
+        XCTAssertEqual(transfer.kind, "icu_transfer")
+        XCTAssertEqual(transfer.time, HL7Time.parse("202611230850", zone: .gmt)?.date, "EVN-6 event occurred")
+        XCTAssertEqual(transfer.attributes["location"], "REA")
+
+        let back = parse(["MSH|^~\\&|ADT|HSL|VIGIL|LYSYME|20261124095500+0100||ADT^A02|ADT-2|P|2.5", "EVN|A02|20261124095500+0100",
+                          Self.pid, "PV1|1|I|DERM^4^2^HSL|||REA^12^1^HSL"])
+        guard case .event(let discharge) = try XCTUnwrap(back.records.first).record else { return XCTFail("expected an event") }
+        XCTAssertEqual(discharge.kind, "icu_discharge")
+
+        let a03 = parse(["MSH|^~\\&|ADT|HSL|VIGIL|LYSYME|20261125120000+0100||ADT^A03|ADT-3|P|2.5", "EVN|A03|20261125120000+0100",
+                         Self.segment("PID", [1: "1", 3: "LYS-01-005^^^LYSYME^RI", 29: "20261125081500+0100", 30: "Y"]), "PV1|1|I|REA^12^1^HSL"])
+        XCTAssertEqual(a03.records.compactMap { if case .event(let e) = $0.record { e.kind } else { nil } }, ["death", "icu_discharge"])
+    }
+
+    /// A segment with the given fields at their HL7 positions.
+    static func segment(_ id: String, _ fields: [Int: String]) -> String {
+        ([id] + (1...(fields.keys.max() ?? 1)).map { fields[$0] ?? "" }).joined(separator: "|")
+    }
+
+    func testUnsupportedMessageTypeAndStraySegments() {
+        let result = parse(["OBX|1|NM|x", "MSH|^~\\&|X|Y|Z|W|20261123074500||ORM^O01|M3|P|2.5", Self.pid])
+        XCTAssertEqual(result.errors.map(\.field), ["OBX", "MSH-9"])
+        XCTAssertEqual(result.errors.map(\.segment), [1, 2])
+    }
+
+    func testHL7Times() {
+        XCTAssertEqual(HL7Time.parse("20261123071500+0100", zone: .gmt)?.date, ISO8601.parse("2026-11-23T06:15:00Z", zone: .gmt)?.date)
+        XCTAssertEqual(HL7Time.parse("202611230715", zone: TimeZone(identifier: "Europe/Paris")!)?.hadOffset, false)
+        XCTAssertEqual(HL7Time.parse("20261123071530.25-0500", zone: .gmt)!.date.timeIntervalSince1970,
+                       ISO8601.parse("2026-11-23T12:15:30Z", zone: .gmt)!.date.timeIntervalSince1970 + 0.25, accuracy: 1e-6)
+        XCTAssertNil(HL7Time.parse("20261331", zone: .gmt))
+        XCTAssertNil(HL7Time.parse("2026112", zone: .gmt))
+    }
+}
