@@ -59,18 +59,39 @@ public final class JournalWriter: Sendable {
         return false
     }
 
-    /// Checks for the journal socket at start-up; when it is missing, says so once on stderr.
+    /// Checks at start-up that journald listens on its socket; when it does not, says so once on stderr.
     @discardableResult
     public func probe() -> Bool {
-        let reachable = FileManager.default.fileExists(atPath: Self.socketPath)
+        let failure = Self.listenerFailure()
         state.withLock { s in
-            s.reachable = reachable
-            s.lastError = reachable ? nil : "no journal socket at \(Self.socketPath)"
+            s.reachable = failure == nil
+            s.lastError = failure.map { "\($0) (\(Self.socketPath))" }
         }
-        if !reachable {
-            fallback("vigild: systemd journal unreachable (no socket at \(Self.socketPath)); writing journal fields to stderr and queueing entries until it returns\n")
+        if let failure {
+            fallback("vigild: systemd journal unreachable (\(failure), \(Self.socketPath)); writing journal fields to stderr and queueing entries until it returns\n")
         }
-        return reachable
+        return failure == nil
+    }
+
+    /// Whether a journald process is listening on the journal socket right now.
+    public static var isListening: Bool { listenerFailure() == nil }
+
+    /// Why nothing listens on the journal socket, or nil when journald accepts connections. The socket
+    /// file outlives a killed journald, so its existence proves nothing: only a connect() does.
+    static func listenerFailure() -> String? {
+        guard FileManager.default.fileExists(atPath: socketPath) else { return "no socket" }
+        let fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { return "socket(): \(String(cString: strerror(errno)))" }
+        defer { close(fd) }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { buffer in
+            buffer.copyBytes(from: socketPath.utf8)
+        }
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        return connected == 0 ? nil : "connect(): \(String(cString: strerror(errno)))"
     }
 
     static func sendv(_ fields: [(String, String)]) -> Int32 {

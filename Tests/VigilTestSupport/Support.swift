@@ -29,8 +29,18 @@ public enum TestSupport {
         }
     }
 
+    /// Whether journald accepts connections on its socket. The socket file stays behind when journald
+    /// is killed (as at the end of a session), so only a connect() tells a live journald from a dead one.
     static func journalAnswers() -> Bool {
-        (try? run("/usr/bin/journalctl", ["-n", "0", "--no-pager"]).status) == 0
+        let fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: "/run/systemd/journal/socket".utf8) }
+        return withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        } == 0
     }
 
     /// Reads back journal entries matching `match` (e.g. "VIGIL_TRIAL=X") as field dictionaries.
