@@ -17,6 +17,9 @@ public final class ControlServer: Sendable {
     public static let maxRequestBytes = 4096
     /// A client that does not finish its line in this time is disconnected.
     public static let clientTimeoutSeconds = 5
+    /// Connections served at once (a thread each); beyond it a client gets a "busy" reply at once,
+    /// so a flood of idle connections cannot exhaust threads. Idle ones are cut after the timeout.
+    public static let maxConcurrentClients = 256
 
     public typealias Handler = @Sendable (_ line: String, _ peer: PeerCredentials?) -> String
 
@@ -25,6 +28,7 @@ public final class ControlServer: Sendable {
     private let wakeWrite: Int32
     private let handler: Handler
     private let path: String?
+    private let activeClients = Atomic<Int>(0)
 
     /// Binds `path` (replacing a stale socket) or adopts `activatedFD` from socket activation.
     public init(path: String, mode: UInt16, group: String, activatedFD: Int32?, handler: @escaping Handler) throws {
@@ -100,7 +104,15 @@ public final class ControlServer: Sendable {
             let client = accept(listenFD, nil, nil)
             guard client >= 0 else { continue }
             _ = fcntl(client, F_SETFD, FD_CLOEXEC)
-            let thread = Thread { [self] in self.serve(client) }
+            if activeClients.add(1, ordering: .relaxed).newValue > Self.maxConcurrentClients {
+                activeClients.subtract(1, ordering: .relaxed)
+                refuseBusy(client)
+                continue
+            }
+            let thread = Thread { [self] in
+                self.serve(client)
+                self.activeClients.subtract(1, ordering: .relaxed)
+            }
             thread.name = "vigil-control-client"
             thread.start()
         }
@@ -117,10 +129,22 @@ public final class ControlServer: Sendable {
         case .success(let line): reply = handler(line, peer)
         case .failure(let failure): reply = ControlReply.error(failure.message)
         }
+        Self.send(reply, to: fd)
+    }
+
+    /// Answers a connection over the limit without reading it, from the accept thread: the reply is
+    /// short and the socket is non-blocking here, so a client that never reads cannot stall accept().
+    private func refuseBusy(_ fd: Int32) {
+        defer { close(fd) }
+        _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+        Self.send(ControlReply.error("busy: \(Self.maxConcurrentClients) control connections already open; try again"), to: fd)
+    }
+
+    private static func send(_ reply: String, to fd: Int32) {
         let bytes = Array((reply + "\n").utf8)
         var offset = 0
         while offset < bytes.count {
-            let n = bytes[offset...].withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            let n = bytes[offset...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
             if n <= 0 { return }
             offset += n
         }

@@ -75,6 +75,16 @@ public enum Daemon {
             services: services.map { .init(service: $0) }, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
 
         let readyStatus = "watching \(directories.inbox); trial \(configuration.trial.id)"
+        // systemctl status shows why the daemon is degraded (disk full, journal down…) and when it recovers.
+        state.observeDegraded { reasons in
+            if reasons.isEmpty {
+                notifier.status("recovered; \(readyStatus)")
+                logger.notice("no longer degraded: all components working")
+            } else {
+                let summary = reasons.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: "; ")
+                notifier.status("degraded: \(summary)")
+            }
+        }
         notifier.ready(status: readyStatus)
         logger.info("vigild \(VigilVersion.string) ready: \(readyStatus), control socket \(configuration.control.socket), config digest \(configuration.digest)")
         do {
@@ -108,13 +118,14 @@ struct IngestService: Service {
                     processor.processIfNotRegularFile(name: name)
                 case .unreadableName(let bytes):
                     processor.refuseUnreadableName(bytes)
-                case .rescan:
+                case .rescan(let periodic):
                     processor.evaluateTrialRules()
                     emitter.deliverPending()
                     for bytes in InboxWatcher.unreadableNames(directory: state.configuration.directories.inbox) {
                         processor.refuseUnreadableName(bytes)
                     }
-                    for name in InboxWatcher.scan(directory: state.configuration.directories.inbox) {
+                    let settledBefore = periodic ? Date().addingTimeInterval(-InboxWatcher.quietSeconds) : nil
+                    for name in InboxWatcher.scan(directory: state.configuration.directories.inbox, modifiedBefore: settledBefore) {
                         if Task.isShuttingDownGracefully { break }
                         processor.process(name: name)
                     }

@@ -57,10 +57,23 @@ public final class DaemonState: Sendable {
         fields.withLock { $0.busySince.map { now.timeIntervalSince($0) } }
     }
 
-    /// Records (or clears, with nil) a reason the daemon cannot do its whole job.
+    /// Records (or clears, with nil) a reason the daemon cannot do its whole job; a change is passed
+    /// to the observer (the service manager's STATUS= line) outside the lock.
     public func setDegraded(_ component: String, _ reason: String?) {
-        fields.withLock { $0.degraded[component] = reason }
+        let changed: [String: String]? = fields.withLock { fields in
+            guard fields.degraded[component] != reason else { return nil }
+            fields.degraded[component] = reason
+            return fields.degraded
+        }
+        if let changed, let observer = degradedObserver.withLock({ $0 }) { observer(changed) }
     }
+
+    /// Called with every reason in force whenever the set of degradation reasons changes.
+    public func observeDegraded(_ observer: @escaping @Sendable (_ reasons: [String: String]) -> Void) {
+        degradedObserver.withLock { $0 = observer }
+    }
+
+    private let degradedObserver = Mutex<(@Sendable ([String: String]) -> Void)?>(nil)
 
     public var degradedReasons: [String: String] { fields.withLock { $0.degraded } }
 }

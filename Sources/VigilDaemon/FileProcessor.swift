@@ -33,6 +33,8 @@ public final class FileProcessor: Sendable {
         case archived(applied: Int, rejected: Int, unchanged: Int)
         case rejected(reason: String)
         case alreadyProcessed
+        /// Changed while being read; taken again when stable.
+        case deferred(String)
         case failed(String)
     }
 
@@ -75,6 +77,11 @@ public final class FileProcessor: Sendable {
         let data: Data
         do {
             data = try Self.read(path: path, limit: configuration.limits.maxFileBytes)
+        } catch let changing as FileChangedWhileRead {
+            // A producer is still writing in place (against the rename contract): take the file when
+            // it is stable, at its close-write event or the next rescan, never half of it.
+            logger.notice("inbox file \(Self.printable(name)) \(changing.detail) while being read; left for a later pass")
+            return .deferred(changing.detail)
         } catch {
             logger.error("cannot read inbox file \(Self.printable(name)): \(error)")
             return .failed("\(error)")
@@ -133,6 +140,15 @@ public final class FileProcessor: Sendable {
         }
 
         emitter.deliverPending()
+        var current = stat()
+        if lstat(path, &current) == 0, current.st_ino == info.st_ino,
+           current.st_size != info.st_size || current.st_mtim.tv_sec != info.st_mtim.tv_sec || current.st_mtim.tv_nsec != info.st_mtim.tv_nsec {
+            // Written to after it was read: what was read is applied (and idempotent by record id), so the
+            // file stays in the inbox and is read whole again once stable, instead of being archived
+            // while its producer still holds it open.
+            logger.notice("inbox file \(Self.printable(name)) changed after it was read (\(info.st_size) → \(current.st_size) bytes); \(entry.applied) record(s) applied so far, the rest when it is stable")
+            return .deferred("changed after it was read")
+        }
         do {
             try finish(name: name, entry: entry, directories: directories, duplicate: false)
         } catch {
@@ -253,7 +269,13 @@ public final class FileProcessor: Sendable {
         if duplicate, FileManager.default.fileExists(atPath: target) {
             target = try uniquePath(directory: (target as NSString).deletingLastPathComponent, name: name, suffix: "duplicate")
         }
-        try DurableFile.rename(source, to: target)
+        do {
+            try DurableFile.rename(source, to: target)
+        } catch let failure as DurableFile.Failure where failure.code == ENOENT && !FileManager.default.fileExists(atPath: source) {
+            // Someone removed the file after it was read: what it held is applied and in the ledger
+            // (by digest), so only the archived copy is missing. Say so; nothing is retried.
+            logger.warning("inbox file \(Self.printable(name)) was removed by someone else after it was read; its records are applied (ledger sha256 \(entry.sha256.prefix(12))) but no copy could be archived")
+        }
     }
 
     /// `archive/YYYY-MM-DD/NAME` (site date) or `NAME` under rejected/, made unique with the digest.
@@ -280,11 +302,29 @@ public final class FileProcessor: Sendable {
         return candidate
     }
 
+    /// A file whose size or modification time moved between the start and the end of the read.
+    struct FileChangedWhileRead: Error {
+        let detail: String
+    }
+
     static func read(path: String, limit: Int) throws -> Data {
         // O_NOFOLLOW | O_NONBLOCK: a name swapped for a symlink or FIFO after lstat cannot trap us.
         let fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
         guard fd >= 0 else { throw DurableFile.Failure(operation: "open", path: path, code: errno) }
         defer { close(fd) }
+        var before = stat()
+        guard fstat(fd, &before) == 0 else { throw DurableFile.Failure(operation: "fstat", path: path, code: errno) }
+        let data = try readAll(fd, path: path, limit: limit)
+        var after = stat()
+        guard fstat(fd, &after) == 0 else { throw DurableFile.Failure(operation: "fstat", path: path, code: errno) }
+        if after.st_size != before.st_size || Int(after.st_size) != data.count
+            || after.st_mtim.tv_sec != before.st_mtim.tv_sec || after.st_mtim.tv_nsec != before.st_mtim.tv_nsec {
+            throw FileChangedWhileRead(detail: "changed (\(before.st_size) → \(after.st_size) bytes)")
+        }
+        return data
+    }
+
+    private static func readAll(_ fd: Int32, path: String, limit: Int) throws -> Data {
         var data = Data()
         var buffer = [UInt8](repeating: 0, count: 65536)
         while true {

@@ -13,7 +13,10 @@ public final class InboxWatcher: Sendable {
         case created(String)
         /// A name that is not UTF-8: it cannot be named in text, so it is refused by its bytes.
         case unreadableName([UInt8])
-        case rescan
+        /// List the inbox. A periodic (safety-net) rescan leaves alone files modified in the last
+        /// `InboxWatcher.quietSeconds`: a producer writing in place is still at it, and its
+        /// close-write event will bring the file whole.
+        case rescan(periodic: Bool)
         case tick
     }
 
@@ -24,6 +27,8 @@ public final class InboxWatcher: Sendable {
     private let wakeWrite: Int32
     private let rescanInterval: TimeInterval
     private let tickInterval: TimeInterval
+    /// How long a file must have been left unmodified before a periodic rescan takes it.
+    public static let quietSeconds: TimeInterval = 2
 
     /// Starts watching `directory`; fails when inotify cannot watch it.
     public init(directory: String, rescanInterval: TimeInterval, tickInterval: TimeInterval = 5) throws {
@@ -49,7 +54,7 @@ public final class InboxWatcher: Sendable {
         wakeRead = pipeFDs[0]
         wakeWrite = pipeFDs[1]
         // The start-up scan comes first, so files dropped while Vigil was down are processed.
-        continuation.yield(.rescan)
+        continuation.yield(.rescan(periodic: false))
         let thread = Thread { [self] in self.loop() }
         thread.name = "vigil-inbox"
         thread.start()
@@ -83,7 +88,7 @@ public final class InboxWatcher: Sendable {
             let now = Date()
             if now.timeIntervalSince(lastRescan) >= rescanInterval {
                 lastRescan = now
-                continuation.yield(.rescan)
+                continuation.yield(.rescan(periodic: true))
             }
             if now.timeIntervalSince(lastTick) >= tickInterval {
                 lastTick = now
@@ -102,7 +107,8 @@ public final class InboxWatcher: Sendable {
                 let nameBytes = raw[(offset + headerSize)..<min(offset + headerSize + length, count)]
                 offset += headerSize + length
                 if mask & UInt32(IN_Q_OVERFLOW) != 0 {
-                    continuation.yield(.rescan)
+                    // Events were lost: every file counts, recently written or not.
+                    continuation.yield(.rescan(periodic: false))
                     continue
                 }
                 let bytes = Array(nameBytes.prefix { $0 != 0 })
@@ -128,13 +134,15 @@ public final class InboxWatcher: Sendable {
         return out
     }
 
-    /// Names in the inbox worth processing, oldest first, for a rescan.
-    public static func scan(directory: String) -> [String] {
+    /// Names in the inbox worth processing, oldest first, for a rescan; with `modifiedBefore`, only
+    /// those last modified before that time.
+    public static func scan(directory: String, modifiedBefore: Date? = nil) -> [String] {
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return [] }
         let dated = names.filter { !FileProcessor.isTemporaryName($0) }.map { name -> (String, Date) in
             let date = (try? FileManager.default.attributesOfItem(atPath: "\(directory)/\(name)")[.modificationDate] as? Date) ?? .distantPast
             return (name, date)
         }
-        return dated.sorted { $0.1 == $1.1 ? $0.0 < $1.0 : $0.1 < $1.1 }.map(\.0)
+        return dated.filter { modifiedBefore == nil || $0.1 < modifiedBefore! }
+            .sorted { $0.1 == $1.1 ? $0.0 < $1.0 : $0.1 < $1.1 }.map(\.0)
     }
 }
