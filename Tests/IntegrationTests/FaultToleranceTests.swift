@@ -239,12 +239,13 @@ final class FaultToleranceTests: XCTestCase {
         XCTAssertEqual(harness.terminate().status, 0)
     }
 
-    /// Ten thousand one-record files renamed into the inbox at once (more than the inotify queue
-    /// holds by default: the overflow triggers a rescan): every file archived, every record applied
-    /// once. VIGIL_FLOOD_FILES sets the count (default 10,000).
-    func testTenThousandFilesAtOnceAreAllProcessedOnce() throws {
+    /// A flood of one-record files renamed into the inbox at once: every file archived, every record
+    /// applied once. The short run (`make test`, CI) drops 2,000; `scripts/full-checks` drops 10,000
+    /// (VIGIL_FLOOD_FILES). Each rename is one inotify event, so 10,000 stays within the default
+    /// queue of 16,384; the overflow path (a full rescan) is the same code as the start-up scan.
+    func testFloodOfFilesAtOnceIsAllProcessedOnce() throws {
         try TestSupport.ensureJournald()
-        let count = Int(ProcessInfo.processInfo.environment["VIGIL_FLOOD_FILES"] ?? "") ?? 10_000
+        let count = Int(ProcessInfo.processInfo.environment["VIGIL_FLOOD_FILES"] ?? "") ?? 2_000
         let harness = try DaemonHarness(label: "flood")
         defer { harness.cleanUp() }
         let staging = "\(harness.directory)/staging"
