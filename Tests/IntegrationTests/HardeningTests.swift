@@ -62,6 +62,18 @@ final class HardeningTests: XCTestCase {
         XCTAssertEqual(harness.terminate().status, 0)
     }
 
+    /// `systemd-analyze security` rates the shipped unit's exposure at most 2.0 (issue 7's bar), with
+    /// the unit run as its own user, not root.
+    func testServiceUnitExposureIsAtMostTwo() throws {
+        let unit = "\(TestSupport.repositoryRoot())/systemd/vigil.service"
+        let result = try TestSupport.run("/usr/bin/systemd-analyze", ["security", "--offline=true", "--no-pager", unit])
+        let line = try XCTUnwrap(result.stdout.split(separator: "\n").first { $0.contains("Overall exposure level") }, result.stdout + result.stderr)
+        let figure = try XCTUnwrap(line.split(separator: ":").last?.split(separator: " ").first.flatMap { Double($0) }, String(line))
+        XCTAssertLessThanOrEqual(figure, 2.0, String(line))
+        let text = try String(contentsOfFile: unit, encoding: .utf8)
+        XCTAssertTrue(text.contains("User=vigil"), "runs as the sysusers user")
+    }
+
     /// A producer puts a patient's name where the subject id belongs. The record is rejected, the good
     /// record beside it is applied, and the name appears in no journal field, mail, log line, control
     /// reply or error report.
