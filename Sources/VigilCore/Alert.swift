@@ -18,10 +18,12 @@ public struct Evidence: Sendable, Equatable, Codable {
 
 /// A safety alert raised by a rule, or the journal note that a signal has ended (DESIGN.md §3.3).
 public struct Alert: Sendable, Equatable, Codable {
-    /// Whether the alert announces a signal or its end; an end goes to the journal only, never to mail.
+    /// Whether the alert announces a signal, its end, or its return within the hold-down (the same
+    /// episode continuing); an end and a return go to the journal only, never to mail.
     public enum Phase: String, Sendable, Codable {
         case raised
         case resolved
+        case reentered
     }
 
     /// Deterministic id: first 16 hex of SHA-256(rule, subject or "trial", trigger key).

@@ -3,6 +3,9 @@ import Foundation
 /// The thresholds of the clinical signals (DESIGN.md §4). Each default is the published value named
 /// beside it; a site changes them in `vigil.yaml`, never in code.
 public struct ClinicalRules: Sendable, Equatable {
+    /// A signal that ends and starts again within this time continues the same episode (no new mail);
+    /// 0 turns the hold-down off. Site choice, default 2 h (`rules.hold_down_minutes`).
+    public var holdDown: TimeInterval = 2 * 3600
     public var lactate = LactateRule()
     /// NEWS2 (RCP 2017): aggregate 5–6 or any single parameter scoring 3 → urgent response (`warning`);
     /// ≥ 7 → emergency response (`critical`).

@@ -36,9 +36,12 @@ public struct SignalReading: Sendable, Equatable {
 }
 
 /// Turns readings into alerts with Alertmanager's lifecycle: an alert when a signal starts or its
-/// severity rises, nothing while it holds or falls, a `resolved` journal entry when it ends.
+/// severity rises, nothing while it holds or falls, a `resolved` journal entry when it ends. A signal
+/// that starts again within `holdDown` of its end, at no higher severity than the episode reached,
+/// continues that episode (a `reentered` journal entry, no mail): a value hovering around a
+/// threshold is one episode, not a stream of alerts.
 public enum SignalEngine {
-    public static func advance(_ reading: SignalReading, previous: SignalState?, trial: String, now: Date) -> SignalOutcome? {
+    public static func advance(_ reading: SignalReading, previous: SignalState?, trial: String, now: Date, holdDown: TimeInterval = 0) -> SignalOutcome? {
         if let previous, reading.evidenceTime < previous.evidenceTime { return nil }
         let before = previous?.severity
         var state = previous ?? SignalState(rule: reading.rule, subject: reading.subject, severity: nil, since: nil,
@@ -52,6 +55,8 @@ public enum SignalEngine {
                 return previous == state ? nil : SignalOutcome(state: state, alert: nil)
             }
             state.alertID = nil
+            state.endedAt = reading.evidenceTime
+            state.endedAlertID = opened
             let resolved = Alert(
                 rule: reading.rule, phase: .resolved, severity: before!, subject: reading.subject, trial: trial,
                 triggerKey: "resolved|\(opened)|\(reading.records.joined(separator: ","))", records: reading.records, value: reading.value,
@@ -61,8 +66,31 @@ public enum SignalEngine {
         }
         state.evidenceTime = reading.evidenceTime
         state.severity = severity
-        if before == nil { state.since = reading.evidenceTime }
+        if before == nil {
+            state.since = reading.evidenceTime
+            if holdDown > 0, let ended = previous?.endedAt, let episode = previous?.endedAlertID,
+               reading.evidenceTime.timeIntervalSince(ended) < holdDown, let peak = previous?.peak, severity <= peak {
+                state.alertID = episode
+                state.endedAt = nil
+                state.endedAlertID = nil
+                let minutes = Int(reading.evidenceTime.timeIntervalSince(ended) / 60)
+                let reentered = Alert(
+                    rule: reading.rule, phase: .reentered, severity: severity, subject: reading.subject, trial: trial,
+                    triggerKey: "reentered|\(episode)|\(reading.records.joined(separator: ","))", records: reading.records, value: reading.value,
+                    title: "\(reading.subject) \(reading.rule) signal back after \(minutes) min",
+                    reason: "\(reading.reason) The signal returned \(minutes) min after it ended, within the \(Int(holdDown / 60))-min hold-down, "
+                        + "so it continues the episode opened by alert \(episode): no new mail.",
+                    action: "Follow the episode's alert \(episode); no separate action.", evidence: reading.evidence, raisedAt: now)
+                return SignalOutcome(state: state, alert: reentered)
+            }
+            state.peak = severity
+            state.endedAt = nil
+            state.endedAlertID = nil
+        } else if severity > (state.peak ?? severity) {
+            state.peak = severity
+        }
         guard before == nil || severity > before! else { return SignalOutcome(state: state, alert: nil) }
+        state.peak = max(state.peak ?? severity, severity)
         let alert = Alert(
             rule: reading.rule, severity: severity, subject: reading.subject, trial: trial,
             triggerKey: "\(reading.records.joined(separator: ","))|\(severity.rawValue)", records: reading.records, value: reading.value,

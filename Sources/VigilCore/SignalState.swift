@@ -9,14 +9,24 @@ public struct SignalState: Sendable, Equatable, Codable {
     public var since: Date?
     public var evidenceTime: Date
     public var alertID: String?
+    /// The highest severity of the current (or last) episode: a return within the hold-down at or
+    /// below it continues the episode; above it, it is a rise and is raised.
+    public var peak: Severity?
+    /// When the last episode ended (evidence time) and the alert that opened it, for the hold-down.
+    public var endedAt: Date?
+    public var endedAlertID: String?
 
-    public init(rule: String, subject: String, severity: Severity?, since: Date?, evidenceTime: Date, alertID: String?) {
+    public init(rule: String, subject: String, severity: Severity?, since: Date?, evidenceTime: Date, alertID: String?,
+                peak: Severity? = nil, endedAt: Date? = nil, endedAlertID: String? = nil) {
         self.rule = rule
         self.subject = subject
         self.severity = severity
         self.since = since
         self.evidenceTime = evidenceTime
         self.alertID = alertID
+        self.peak = peak
+        self.endedAt = endedAt
+        self.endedAlertID = endedAlertID
     }
 }
 

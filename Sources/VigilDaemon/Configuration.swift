@@ -33,6 +33,10 @@ public struct VigilConfiguration: Sendable, Equatable {
     public struct Limits: Sendable, Equatable {
         public var maxFileBytes: Int
         public var rescanIntervalSeconds: Double
+        /// For producers that cannot write-then-rename: a file is taken only once its size and
+        /// modification time have not changed for this long. 0 (default): taken at its close-write or
+        /// rename event, the recommended contract.
+        public var settleSeconds: Double = 0
     }
 
     /// Mail envelope: sender, recipients by severity.
@@ -267,7 +271,8 @@ struct ConfigReader {
 
         var limits = VigilConfiguration.Limits(maxFileBytes: 16 * 1024 * 1024, rescanIntervalSeconds: 60)
         if let node = top["limits"] {
-            let map = try mapping(node, "limits", allowed: ["max_file_bytes", "rescan_interval_seconds"])
+            let map = try mapping(node, "limits", allowed: ["max_file_bytes", "rescan_interval_seconds", "settle_seconds"])
+            if let n = map["settle_seconds"] { limits.settleSeconds = try number(n, "limits.settle_seconds", in: 0...3600) }
             if let n = map["max_file_bytes"] { limits.maxFileBytes = Int(try number(n, "limits.max_file_bytes", in: 1...1_073_741_824)) }
             if let n = map["rescan_interval_seconds"] { limits.rescanIntervalSeconds = try number(n, "limits.rescan_interval_seconds", in: 1...3600) }
         }
@@ -370,13 +375,14 @@ struct ConfigReader {
 
     /// `rules:` — one mapping per signal; every key optional, defaults in `ClinicalRules`.
     func readRules(_ node: Node, into c: inout ClinicalRules) throws {
-        let rules = try mapping(node, "rules", allowed: ["lactate", "news2", "qsofa", "sirs", "sofa", "infection", "septic_shock", "scorten", "bsa_detached", "spo2_on_oxygen"])
+        let rules = try mapping(node, "rules", allowed: ["hold_down_minutes", "lactate", "news2", "qsofa", "sirs", "sofa", "infection", "septic_shock", "scorten", "bsa_detached", "spo2_on_oxygen"])
         func section(_ key: String, _ allowed: Set<String>) throws -> [String: Node] {
             try rules[key].map { try mapping($0, "rules.\(key)", allowed: allowed) } ?? [:]
         }
         func int(_ map: [String: Node], _ key: String, _ path: String, _ range: ClosedRange<Double>) throws -> Int? {
             try map[key].map { Int(try number($0, "\(path).\(key)", in: range)) }
         }
+        if let n = rules["hold_down_minutes"] { c.holdDown = try number(n, "rules.hold_down_minutes", in: 0...10_080) * 60 }
         let lactate = try section("lactate", ["warning_mmol_per_l", "critical_mmol_per_l"])
         if let n = lactate["warning_mmol_per_l"] { c.lactate.warningAtOrAbove = try number(n, "rules.lactate.warning_mmol_per_l", in: 0.1...30) }
         if let n = lactate["critical_mmol_per_l"] { c.lactate.criticalAtOrAbove = try number(n, "rules.lactate.critical_mmol_per_l", in: 0.1...30) }

@@ -109,11 +109,23 @@ struct IngestService: Service {
     let logger: Logger
 
     func run() async throws {
+        var settling = SettlingFiles()
+        /// Processes a regular file now, or once it has settled when `limits.settle_seconds` is set.
+        func take(_ name: String) {
+            let settle = state.configuration.limits.settleSeconds
+            if settle > 0 { settling.watch(name, inbox: state.configuration.directories.inbox) } else { processor.process(name: name) }
+        }
         await withGracefulShutdownHandler {
             for await event in watcher.events.cancelOnGracefulShutdown() {
                 switch event {
                 case .file(let name):
-                    processor.process(name: name)
+                    take(name)
+                case .heartbeat:
+                    let settled = settling.settled(inbox: state.configuration.directories.inbox, quiet: state.configuration.limits.settleSeconds, now: Date())
+                    for name in settled {
+                        if Task.isShuttingDownGracefully { break }
+                        processor.process(name: name)
+                    }
                 case .created(let name):
                     processor.processIfNotRegularFile(name: name)
                 case .unreadableName(let bytes):
@@ -127,7 +139,7 @@ struct IngestService: Service {
                     let settledBefore = periodic ? Date().addingTimeInterval(-InboxWatcher.quietSeconds) : nil
                     for name in InboxWatcher.scan(directory: state.configuration.directories.inbox, modifiedBefore: settledBefore) {
                         if Task.isShuttingDownGracefully { break }
-                        processor.process(name: name)
+                        take(name)
                     }
                 case .tick:
                     processor.evaluateTrialRules()
@@ -139,6 +151,48 @@ struct IngestService: Service {
             logger.info("SIGTERM: finishing the file in hand, then stopping")
         }
         watcher.stop()
+    }
+}
+
+/// Files waiting for their size and modification time to stop changing (`limits.settle_seconds`).
+struct SettlingFiles {
+    private struct Stamp: Equatable {
+        var size: Int64
+        var seconds: Int
+        var nanoseconds: Int
+    }
+
+    private var waiting: [String: (stamp: Stamp, since: Date)] = [:]
+
+    private static func stamp(_ name: String, inbox: String) -> Stamp? {
+        var info = stat()
+        guard lstat("\(inbox)/\(name)", &info) == 0 else { return nil }
+        return Stamp(size: Int64(info.st_size), seconds: info.st_mtim.tv_sec, nanoseconds: info.st_mtim.tv_nsec)
+    }
+
+    /// Starts (or restarts) the wait for `name`.
+    mutating func watch(_ name: String, inbox: String) {
+        guard let stamp = Self.stamp(name, inbox: inbox) else { return }
+        if let current = waiting[name], current.stamp == stamp { return }
+        waiting[name] = (stamp, Date())
+    }
+
+    /// Names unchanged for `quiet` seconds, removed from the wait; changed ones start again, vanished ones are dropped.
+    mutating func settled(inbox: String, quiet: TimeInterval, now: Date) -> [String] {
+        var ready: [String] = []
+        for (name, entry) in waiting {
+            guard let stamp = Self.stamp(name, inbox: inbox) else {
+                waiting[name] = nil
+                continue
+            }
+            if stamp != entry.stamp {
+                waiting[name] = (stamp, now)
+            } else if now.timeIntervalSince(entry.since) >= quiet {
+                waiting[name] = nil
+                ready.append(name)
+            }
+        }
+        return ready.sorted()
     }
 }
 

@@ -53,11 +53,13 @@ struct Evaluator {
         var alerts: [Alert] = []
         for reading in signals.readings(snapshot, sofaBaseline: baseline.value, infection: infection) {
             let previous = try tx.signalState(rule: reading.rule, subject: subject)
-            guard let outcome = SignalEngine.advance(reading, previous: previous, trial: configuration.trial.id, now: now) else { continue }
+            guard let outcome = SignalEngine.advance(reading, previous: previous, trial: configuration.trial.id, now: now,
+                                                     holdDown: configuration.clinical.holdDown) else { continue }
             try tx.saveSignalState(outcome.state)
             if let alert = outcome.alert {
                 let closes = alert.phase == .resolved ? previous?.alertID : nil
-                if try tx.record(alert, closing: closes) { alerts.append(alert) }
+                let reopens = alert.phase == .reentered ? outcome.state.alertID : nil
+                if try tx.record(alert, closing: closes, reopening: reopens) { alerts.append(alert) }
             }
         }
         return alerts

@@ -18,6 +18,8 @@ public final class InboxWatcher: Sendable {
         /// close-write event will bring the file whole.
         case rescan(periodic: Bool)
         case tick
+        /// Once a second: files waiting to settle are looked at again.
+        case heartbeat
     }
 
     public let events: AsyncStream<Event>
@@ -70,6 +72,7 @@ public final class InboxWatcher: Sendable {
         var buffer = [UInt8](repeating: 0, count: 64 * 1024)
         var lastRescan = Date()
         var lastTick = Date()
+        var lastHeartbeat = Date()
         defer {
             continuation.finish()
             close(inotifyFD)
@@ -93,6 +96,10 @@ public final class InboxWatcher: Sendable {
             if now.timeIntervalSince(lastTick) >= tickInterval {
                 lastTick = now
                 continuation.yield(.tick)
+            }
+            if now.timeIntervalSince(lastHeartbeat) >= 1 {
+                lastHeartbeat = now
+                continuation.yield(.heartbeat)
             }
         }
     }

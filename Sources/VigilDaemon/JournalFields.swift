@@ -9,6 +9,7 @@ public enum RuleFamily {
         "lactate": "a38450225d9a4261bdbc819e0cf3cf64",
         "data-quality": "d703d7de6b6f47faaac05540eb3c70ce",
         "resolved": "b3630b4365684ae38425dc714524a2f4",
+        "reentered": "2f627737c4504ae781ad55d4dd576a74",
         "other": "e0b48807f55e48d39f3685649df67ed1",
         "halt": "23cb724101a54c1ebe1d4c4cdc63b9ed",
         "susar-clock": "dc44bab65c7346269a677127add9cceb",
@@ -32,14 +33,23 @@ public enum RuleFamily {
     }
 
     public static func messageID(for alert: Alert) -> String {
-        messageIDs[alert.phase == .resolved ? "resolved" : family(of: alert.rule)]!
+        switch alert.phase {
+        case .resolved: messageIDs["resolved"]!
+        case .reentered: messageIDs["reentered"]!
+        case .raised: messageIDs[family(of: alert.rule)]!
+        }
     }
 }
 
 extension Alert {
     /// The journal fields of DESIGN.md §3.3 for this alert; evidence times in the site's zone.
     public func journalFields(timeZone: TimeZone, instance: String) -> [(String, String)] {
-        var message = "\(phase == .resolved ? "RESOLVED" : severity.rawValue.uppercased()): \(title)\n\(reason)"
+        let label = switch phase {
+        case .resolved: "RESOLVED"
+        case .reentered: "BACK (same episode, \(severity.rawValue))"
+        case .raised: severity.rawValue.uppercased()
+        }
+        var message = "\(label): \(title)\n\(reason)"
         for item in evidence {
             message += "\n  \(item.label): \(item.value)" + (item.time.map { " at " + AlertMail.siteTime($0, zone: timeZone) } ?? "")
                 + (item.record.map { " [\($0)]" } ?? "")
@@ -47,7 +57,9 @@ extension Alert {
         if phase == .raised { message += "\nAction: \(action)\nAcknowledge: vigilctl ack \(id)" }
         return [
             ("MESSAGE", message),
-            ("PRIORITY", String(phase == .resolved ? Severity.info.journalPriority : severity.journalPriority)),
+            // An end or a return within the hold-down is a notice for the record; the episode's alert
+            // already carries the severity.
+            ("PRIORITY", String(phase == .raised ? severity.journalPriority : phase == .reentered ? 5 : Severity.info.journalPriority)),
             ("MESSAGE_ID", RuleFamily.messageID(for: self)),
             ("SYSLOG_IDENTIFIER", "vigild"),
             ("VIGIL_ALERT_ID", id),

@@ -79,9 +79,9 @@ public struct StoreTransaction {
     }
 
     /// Adds an alert to the ledger; an id already there is left alone (a replay). Returns true when new.
-    /// A `resolved` entry also closes the alert that opened the episode.
+    /// A `resolved` entry also closes the alert that opened the episode; a `reentered` one opens it again.
     @discardableResult
-    public func record(_ alert: Alert, closing opened: String? = nil) throws -> Bool {
+    public func record(_ alert: Alert, closing opened: String? = nil, reopening episode: String? = nil) throws -> Bool {
         try db.execute(sql: """
             INSERT OR IGNORE INTO alerts (id, rule, phase, severity, subject, raised_at, payload)
             VALUES (?, ?, ?, ?, ?, ?, ?)
@@ -93,6 +93,9 @@ public struct StoreTransaction {
         if let opened {
             try db.execute(sql: "UPDATE alerts SET resolved_at = ? WHERE id = ? AND resolved_at IS NULL",
                            arguments: [alert.raisedAt.timeIntervalSince1970, opened])
+        }
+        if let episode, inserted {
+            try db.execute(sql: "UPDATE alerts SET resolved_at = NULL WHERE id = ?", arguments: [episode])
         }
         return inserted
     }

@@ -30,6 +30,9 @@ final class AlertLifecycleTests: XCTestCase {
         try harness.writeConfiguration(lactate: (2.0, 4.0), extra: "")
         let config = try String(contentsOfFile: harness.configPath, encoding: .utf8)
             .replacingOccurrences(of: "  from: vigil@site.invalid", with: "  from: vigil@site.invalid\n  escalation:\n    after_minutes: 0.05\n    recipients: [director@site.invalid]")
+            // The hold-down (its own test in AlertQualityTests) would fold the second episode into the
+            // first; off here so the repeat interval is what holds the mail.
+            .replacingOccurrences(of: "rules:\n", with: "rules:\n  hold_down_minutes: 0\n")
         try config.write(toFile: harness.configPath, atomically: true, encoding: .utf8)
         try harness.start()
 

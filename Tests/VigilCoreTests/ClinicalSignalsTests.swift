@@ -94,4 +94,44 @@ final class ClinicalSignalsTests: XCTestCase {
         XCTAssertEqual(end.alert?.phase, .resolved)
         XCTAssertEqual(end.alert?.severity, .critical)
     }
+
+    /// A value hovering around a threshold: with a 2-h hold-down each return continues the episode
+    /// (journal only) until the signal stays away longer than the hold-down or rises above its peak.
+    func testHoldDownTurnsFlappingIntoOneEpisode() throws {
+        let t = Snap.asOf
+        func r(_ severity: Severity?, minutes: Double) -> SignalReading {
+            SignalReading(rule: "lactate", subject: "S", severity: severity, value: "", title: "t", reason: "r", action: "a",
+                          evidence: [], evidenceTime: t.addingTimeInterval(minutes * 60), records: ["R\(Int(minutes))"])
+        }
+        let holdDown: TimeInterval = 2 * 3600
+        var state: SignalState? = nil
+        var phases: [Alert.Phase] = []
+        var opening: String?
+        for step in 0..<24 {
+            let outcome = try XCTUnwrap(SignalEngine.advance(r(step.isMultiple(of: 2) ? .warning : nil, minutes: Double(step * 30)), previous: state, trial: "T", now: t, holdDown: holdDown))
+            state = outcome.state
+            if let alert = outcome.alert {
+                phases.append(alert.phase)
+                if alert.phase == .raised { opening = alert.id }
+            }
+        }
+        XCTAssertEqual(phases.filter { $0 == .raised }.count, 1, "one alert for 12 h of 1.9/2.1")
+        XCTAssertEqual(phases.filter { $0 == .reentered }.count, 11)
+        XCTAssertEqual(phases.filter { $0 == .resolved }.count, 12)
+        XCTAssertEqual(state?.endedAlertID, opening, "every return continued the first episode")
+
+        // A return above the episode's peak is a rise: raised, with mail.
+        let rise = try XCTUnwrap(SignalEngine.advance(r(.critical, minutes: 24 * 30 + 10), previous: state, trial: "T", now: t, holdDown: holdDown))
+        XCTAssertEqual(rise.alert?.phase, .raised)
+        XCTAssertEqual(rise.alert?.severity, .critical)
+        // A return after the hold-down has passed is a new episode.
+        let end = try XCTUnwrap(SignalEngine.advance(r(nil, minutes: 800), previous: rise.state, trial: "T", now: t, holdDown: holdDown))
+        let late = try XCTUnwrap(SignalEngine.advance(r(.warning, minutes: 800 + 121), previous: end.state, trial: "T", now: t, holdDown: holdDown))
+        XCTAssertEqual(late.alert?.phase, .raised)
+        let within = try XCTUnwrap(SignalEngine.advance(r(.warning, minutes: 800 + 119), previous: end.state, trial: "T", now: t, holdDown: holdDown))
+        XCTAssertEqual(within.alert?.phase, .reentered, "119 min after the end is inside a 120-min hold-down")
+        // Without a hold-down (0) every return is raised, as before.
+        let plain = try XCTUnwrap(SignalEngine.advance(r(.warning, minutes: 800 + 30), previous: end.state, trial: "T", now: t, holdDown: 0))
+        XCTAssertEqual(plain.alert?.phase, .raised)
+    }
 }
