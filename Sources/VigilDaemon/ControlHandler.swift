@@ -25,47 +25,65 @@ public struct ControlHandler: Sendable {
     }
 
     public func handle(_ line: String, peer: PeerCredentials?) -> String {
-        let words = line.split(separator: " ").map(String.init)
-        guard let command = words.first else { return ControlReply.error("empty request; try 'ping'") }
+        let request: ControlRequest
+        switch ControlRequest.parse(line) {
+        case .success(let parsed):
+            request = parsed
+        case .failure(let failure):
+            // A privileged command is refused to an unauthorised peer before its arguments count.
+            if let command = failure.command, ControlRequest.privilegedCommands.contains(command), peer.flatMap(authorisedName) == nil {
+                return denied(command)
+            }
+            return ControlReply.error(failure.message)
+        }
+        let command = request.command
         do {
-            switch command {
-            case "ping":
+            switch request {
+            case .ping:
                 return ControlReply.ok(PingReply(ok: true, pong: true, version: VigilVersion.string, pid: getpid()))
-            case "status":
+            case .status:
                 return ControlReply.ok(try status())
-            case "alerts":
-                return try alerts(Array(words.dropFirst()))
-            case "subjects":
+            case .alerts(let openOnly, let limit):
+                return try alerts(openOnly: openOnly, limit: limit)
+            case .subjects:
                 return try subjects()
-            case "subject":
-                guard words.count == 2 else { return ControlReply.error("usage: subject ID") }
-                return try subject(words[1])
-            case "rules":
+            case .subject(let id):
+                return try subject(id)
+            case .rules:
                 return try rules()
-            case "report":
+            case .report:
                 return try report()
-            case "ack":
+            case .acknowledge(let alertID, let reported, let by):
                 guard let who = peer.flatMap(authorisedName) else { return denied(command) }
-                return try acknowledge(Array(words.dropFirst()), who: who)
-            case "resume":
+                return try acknowledge(alertID, reported: reported, by: by, who: who)
+            case .resume(let by, let reason):
                 guard let who = peer.flatMap(authorisedName) else { return denied(command) }
-                guard words.count >= 3 else { return ControlReply.error("usage: resume BY REASON…") }
-                let by = words[1].replacingOccurrences(of: "_", with: " ")
-                guard let resumed = try store.resumeTrial(by: "\(by) (\(who))", reason: words[2...].joined(separator: " "), at: clock()) else {
+                guard let resumed = try store.resumeTrial(by: "\(by) (\(who))", reason: reason, at: clock()) else {
                     return ControlReply.error("the trial is not halted")
                 }
                 return ControlReply.ok(ActionReply(ok: true, message: "trial \(state.configuration.trial.id) RUNNING again; resumed by \(resumed.resumedBy ?? by): \(resumed.resumeReason ?? "")"))
-            case "reload":
+            case .reload:
                 guard peer.flatMap(authorisedName) != nil else { return denied(command) }
                 let result = reload()
                 return result.ok ? ControlReply.ok(ActionReply(ok: true, message: result.message)) : ControlReply.error(result.message)
-            case "silence":
+            case .silence(let target, let minutes, let reason):
                 guard let who = peer.flatMap(authorisedName) else { return denied(command) }
-                return try silence(Array(words.dropFirst()), who: who)
-            case "silences":
+                return try silence(target, minutes: minutes, reason: reason, who: who)
+            case .silences:
                 return ControlReply.ok(SilencesReply(ok: true, silences: try store.activeSilences(at: clock())))
-            default:
-                return ControlReply.error("unknown command '\(command.prefix(40))'; known: ping, status, alerts, ack, subjects, subject, rules, report, resume, reload, silence, silences")
+            case .backup(let path):
+                guard peer.flatMap(authorisedName) != nil else { return denied(command) }
+                try store.backup(to: path)
+                return ControlReply.ok(ActionReply(ok: true, message: "store backed up to \(path) (SQLite online backup, consistent as of \(ISO8601DateFormatter().string(from: clock())))"))
+            case .replay(let configPath, let since):
+                guard peer.flatMap(authorisedName) != nil else { return denied(command) }
+                let candidate: VigilConfiguration
+                do {
+                    candidate = try VigilConfiguration.load(path: configPath)
+                } catch {
+                    return ControlReply.error("replay: candidate configuration refused: \(error)")
+                }
+                return ControlReply.ok(try Replay(live: store, current: state.configuration, candidate: candidate).run(since: since))
             }
         } catch {
             return ControlReply.error("\(command) failed: \(error)")
@@ -83,6 +101,10 @@ public struct ControlHandler: Sendable {
         for severity in Severity.allCases { open[severity.rawValue] = stats.openAlerts[severity] ?? 0 }
         let journalReachable = journal.isReachable ?? FileManager.default.fileExists(atPath: JournalWriter.socketPath)
         let trialState = try store.trialState()
+        let oldest = try store.oldestUnacknowledged().map { item in
+            UnacknowledgedAlert(id: item.alert.id, severity: item.alert.severity.rawValue, rule: item.alert.rule, subject: item.alert.subject ?? "trial",
+                                raisedAt: item.alert.raisedAt, ageSeconds: max(0, now.timeIntervalSince(item.alert.raisedAt)))
+        }
         return StatusReport(
             ok: true, version: VigilVersion.string, pid: getpid(), uptimeSeconds: now.timeIntervalSince(state.startedAt),
             configPath: state.configPath, configDigest: configuration.digest, lastReloadError: state.lastReloadError,
@@ -93,7 +115,7 @@ public struct ControlHandler: Sendable {
             lastFileAt: stats.lastFileAt, busySeconds: state.busyFor(now: now),
             records: .init(applied: stats.recordsApplied, rejected: stats.recordsRejected, stored: stats.storedRecords,
                            files: stats.files, filesRejected: stats.filesRejected),
-            openAlerts: open, subjectsWithActiveSignals: stats.subjectsWithActiveSignals,
+            openAlerts: open, oldestUnacknowledged: oldest, subjectsWithActiveSignals: stats.subjectsWithActiveSignals,
             outbox: .init(backlog: backlog.count, oldestAgeSeconds: backlog.oldestAgeSeconds, failing: relayState.count,
                           lastRelayError: relayState.values.max { $0.nextAttempt < $1.nextAttempt }?.lastError),
             journal: .init(reachable: journalReachable, detail: journalReachable ? nil : (journal.lastError ?? "no journal socket at \(JournalWriter.socketPath)"),
@@ -166,10 +188,8 @@ public struct ControlHandler: Sendable {
         ControlReply.error("access denied: \(command) needs root or a member of \(state.configuration.authorisedGroups.joined(separator: ", "))")
     }
 
-    func acknowledge(_ arguments: [String], who: String) throws -> String {
-        guard let id = arguments.first, id.count == 16, id.allSatisfy(\.isHexDigit) else { return ControlReply.error("usage: ack ALERT_ID [reported] [by:NAME]") }
-        let reported = arguments.contains("reported")
-        let by = arguments.first { $0.hasPrefix("by:") }.map { String($0.dropFirst(3)).replacingOccurrences(of: "_", with: " ") }
+    /// `ack`, its arguments checked by `ControlRequest.parse`.
+    func acknowledge(_ id: String, reported: Bool, by: String?, who: String) throws -> String {
         let person = by.map { "\($0) (\(who))" } ?? who
         guard let result = try store.acknowledge(alertID: id, by: person, at: clock(), reported: reported) else {
             return ControlReply.error("no alert \(id)")
@@ -180,18 +200,14 @@ public struct ControlHandler: Sendable {
 
     /// `silence TARGET MINUTES REASON…`: holds mail for a rule or a subject (the journal still gets
     /// every alert); the silence itself is written to the journal.
-    func silence(_ arguments: [String], who: String) throws -> String {
-        guard arguments.count >= 3, let minutes = Double(arguments[1]), minutes > 0, minutes <= 7 * 24 * 60 else {
-            return ControlReply.error("usage: silence RULE|SUBJECT MINUTES REASON… (at most 7 days)")
-        }
-        let target = arguments[0]
+    func silence(_ target: String, minutes: Double, reason: String, who: String) throws -> String {
         let knownRule = RuleFamily.family(of: target) != "other" || ["lactate", "data-quality", "susar-clock"].contains(target)
         guard knownRule || (try? state.configuration.ingestOptions().isValidSubject(target)) == true else {
             return ControlReply.error("'\(target.prefix(40))' is neither a rule id nor a trial subject id")
         }
         let now = clock()
         let silence = Silence(id: "S" + String(UUID().uuidString.prefix(8)).lowercased(), matcher: target, startsAt: now,
-                              endsAt: now.addingTimeInterval(minutes * 60), reason: arguments[2...].joined(separator: " "), createdBy: who)
+                              endsAt: now.addingTimeInterval(minutes * 60), reason: reason, createdBy: who)
         try store.addSilence(silence)
         journal.send([
             ("MESSAGE", "Vigil silence \(silence.id) by \(who): no mail for \(target) until \(ISO8601DateFormatter().string(from: silence.endsAt)) (\(silence.reason)); alerts still reach the journal"),
@@ -256,28 +272,18 @@ public struct ControlHandler: Sendable {
         }
         let observedAmongComplete = deaths.intersection(complete).count
         let evaluable = configuration.stopping.toxicity.evaluable(infusions: infusions, adverseEvents: adverseEvents, now: now)
+        let metrics = try store.metricInputs(infectionTerm: configuration.clinical.infectionTermPattern)
         return ControlReply.ok(ReportReply(
             ok: true, trial: configuration.trial.id, infused: infused.count, primarySafety: rate(primary), sepsis: rate(sepsis), icuTransfer: rate(icu),
             mortalityOneMonth: .init(observedDeaths: deaths.sorted(), predictedDeaths: (predicted * 100).rounded() / 100,
                                      subjectsWithCompleteScorten: complete.count, subjectsWithoutCompleteScorten: incomplete,
                                      observedOverPredicted: predicted > 0 ? (Double(observedAmongComplete) / predicted * 100).rounded() / 100 : nil),
-            evaluableForToxicity: evaluable.count, toxicities: evaluable.filter { $0.toxicity != nil }.count))
+            evaluableForToxicity: evaluable.count, toxicities: evaluable.filter { $0.toxicity != nil }.count,
+            acknowledgement: AlertMetrics.acknowledgement(metrics.alerts), subjectDays: metrics.subjectDays,
+            burden: AlertMetrics.burden(metrics.alerts, outcomes: metrics.outcomes, subjectDays: metrics.subjectDays)))
     }
 
-    func alerts(_ arguments: [String]) throws -> String {
-        var openOnly = true
-        var limit = 50
-        for argument in arguments {
-            switch argument {
-            case "open": openOnly = true
-            case "all": openOnly = false
-            default:
-                guard let n = Int(argument), (1...10_000).contains(n) else {
-                    return ControlReply.error("usage: alerts [open|all] [N]; '\(argument.prefix(40))' is neither")
-                }
-                limit = n
-            }
-        }
+    func alerts(openOnly: Bool, limit: Int) throws -> String {
         let list = try store.alerts(openOnly: openOnly, limit: limit).map { item in
             AlertSummary(
                 id: item.alert.id, rule: item.alert.rule, severity: item.alert.severity.rawValue,

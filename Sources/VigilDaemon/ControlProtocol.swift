@@ -4,7 +4,7 @@ import VigilStore
 
 /// The JSON documents exchanged over the control socket; `vigilctl` decodes the same types.
 public enum ControlReply {
-    static let encoder: JSONEncoder = {
+    public static let encoder: JSONEncoder = {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         encoder.dateEncodingStrategy = .iso8601
@@ -99,10 +99,22 @@ public struct StatusReport: Codable, Sendable {
     public var busySeconds: Double?
     public var records: Records
     public var openAlerts: [String: Int]
+    /// The oldest critical or halt alert nobody has acknowledged, and how long it has waited.
+    public var oldestUnacknowledged: UnacknowledgedAlert?
     public var subjectsWithActiveSignals: [String]
     public var outbox: OutboxState
     public var journal: JournalState
     public var store: StoreState
+}
+
+/// The alert `status` puts first: critical or halt, not acknowledged, oldest.
+public struct UnacknowledgedAlert: Codable, Sendable {
+    public var id: String
+    public var severity: String
+    public var rule: String
+    public var subject: String
+    public var raisedAt: Date
+    public var ageSeconds: Double
 }
 
 /// One alert line for `alerts`.
@@ -247,6 +259,11 @@ public struct ReportReply: Codable, Sendable {
     public var mortalityOneMonth: Mortality
     public var evaluableForToxicity: Int
     public var toxicities: Int
+    /// Time to acknowledge by severity (median and 90th percentile, minutes).
+    public var acknowledgement: [AlertMetrics.AcknowledgementSummary]
+    /// Subject-days observed, and alerts per subject-day by rule and severity with the confirmed share.
+    public var subjectDays: Double
+    public var burden: [AlertMetrics.BurdenRow]
 }
 
 /// Reply to `ack` and `resume`.

@@ -3,7 +3,47 @@ import VigilCore
 
 /// Human-readable renderings of control-socket replies for `vigilctl`.
 public enum StatusText {
-    public static func render(_ status: StatusReport) -> String {
+    /// Whether to colour output: only on a terminal, never with NO_COLOR set or TERM=dumb.
+    public static var useColour: Bool {
+        let environment = ProcessInfo.processInfo.environment
+        return isatty(STDOUT_FILENO) != 0 && environment["NO_COLOR"] == nil && environment["TERM"] != "dumb"
+    }
+
+    /// ANSI colour for a severity word (halt and critical red, warning yellow), or the word as is.
+    static func paint(_ text: String, severity: String, colour: Bool) -> String {
+        guard colour else { return text }
+        switch severity {
+        case "halt", "critical": return "\u{1B}[1;31m\(text)\u{1B}[0m"
+        case "warning": return "\u{1B}[33m\(text)\u{1B}[0m"
+        default: return text
+        }
+    }
+
+    /// Wraps a line at `width` columns on spaces; continuation lines are indented to the value column.
+    static func fit(_ line: String, width: Int = 80, indent: Int = 12) -> [String] {
+        guard line.count > width else { return [line] }
+        var lines: [String] = []
+        var current = ""
+        for word in line.split(separator: " ", omittingEmptySubsequences: false).map(String.init) {
+            let candidate = current.isEmpty ? word : current + " " + word
+            if candidate.count > width, !current.trimmingCharacters(in: .whitespaces).isEmpty {
+                lines.append(current)
+                current = String(repeating: " ", count: indent) + word
+            } else {
+                current = candidate
+            }
+            // A single word longer than the line (a long path) is cut where it must be.
+            while current.count > width {
+                lines.append(String(current.prefix(width)))
+                current = String(repeating: " ", count: indent) + current.dropFirst(width)
+            }
+        }
+        if !current.trimmingCharacters(in: .whitespaces).isEmpty { lines.append(current) }
+        return lines
+    }
+
+    /// `vigilctl status`: fits an 80-column terminal; colour only when asked (a TTY).
+    public static func render(_ status: StatusReport, colour: Bool = false) -> String {
         var lines: [String] = []
         let trial = status.trial.state == "running" ? "RUNNING" : "\(status.trial.state.uppercased()): \(status.trial.reason ?? "")"
         lines.append("Trial       \(status.trial.id): \(trial)")
@@ -12,7 +52,14 @@ public enum StatusText {
         lines.append("Config      \(status.configPath) (digest \(status.configDigest))")
         if let error = status.lastReloadError { lines.append("  last reload refused: \(error)") }
         let severities = ["halt", "critical", "warning", "info"]
-        lines.append("Open alerts " + severities.map { "\($0) \(status.openAlerts[$0] ?? 0)" }.joined(separator: ", "))
+        lines.append("Open alerts " + severities.map { severity in
+            let count = status.openAlerts[severity] ?? 0
+            return count > 0 ? paint("\(severity) \(count)", severity: severity, colour: colour) : "\(severity) 0"
+        }.joined(separator: ", "))
+        if let oldest = status.oldestUnacknowledged {
+            lines.append("  UNACKED   " + paint(oldest.severity.uppercased(), severity: oldest.severity, colour: colour)
+                + " \(oldest.rule) \(oldest.subject) for \(duration(oldest.ageSeconds)): vigilctl ack \(oldest.id)")
+        }
         if !status.subjectsWithActiveSignals.isEmpty {
             lines.append("Subjects    with active signals: " + status.subjectsWithActiveSignals.joined(separator: ", "))
         }
@@ -23,6 +70,45 @@ public enum StatusText {
         lines.append("Journal     " + (status.journal.reachable ? "reachable" : "UNREACHABLE: \(status.journal.detail ?? "")")
             + (status.journal.pendingEntries > 0 ? ", \(status.journal.pendingEntries) entries queued" : ""))
         lines.append("Store       \(status.store.path) (\(status.store.bytes / 1024) KiB)")
+        // Colour codes take no columns: fit on the plain text, which is the same but for them.
+        return lines.flatMap { line in line.contains("\u{1B}") ? [line] : fit(line) }.joined(separator: "\n")
+    }
+
+    /// One line per alert for `vigilctl watch`.
+    public static func watchLine(_ alert: AlertSummary, colour: Bool) -> String {
+        let time = ISO8601DateFormatter().string(from: alert.raisedAt)
+        return "\(time) " + paint(alert.severity.uppercased(), severity: alert.severity, colour: colour)
+            + " \(alert.rule) \(alert.subject): \(alert.title) [\(alert.id)]"
+    }
+
+    /// `vigilctl replay`: the differences a candidate configuration would have made.
+    public static func render(_ reply: ReplayReply) -> String {
+        let formatter = ISO8601DateFormatter()
+        func items(_ list: [ReplayReply.Item]) -> String {
+            table(header: ["  OBSERVED", "SEVERITY", "SUBJECT", "RULE", "SUMMARY"], rows: list.map {
+                ["  " + formatter.string(from: $0.observedAt), $0.severity.uppercased(), $0.subject, $0.rule, $0.title]
+            })
+        }
+        var lines = [
+            "Replayed \(reply.records) records from \(reply.files) files under configuration \(reply.candidateDigest) (live: \(reply.liveDigest))"
+                + (reply.since.map { "; comparing alerts on data from \(formatter.string(from: $0))" } ?? ""),
+            "Alerts: \(reply.liveAlerts) live, \(reply.candidateAlerts) with the candidate",
+        ]
+        lines.append("Would fire (\(reply.wouldFire.count)):")
+        if !reply.wouldFire.isEmpty { lines.append(items(reply.wouldFire)) }
+        lines.append("Would not fire (\(reply.wouldNotFire.count)):")
+        if !reply.wouldNotFire.isEmpty { lines.append(items(reply.wouldNotFire)) }
+        lines.append("Changed severity (\(reply.changed.count)):")
+        for change in reply.changed {
+            lines.append("  \(change.live.subject) \(change.live.rule): \(change.live.severity) → \(change.candidate.severity) (data of \(formatter.string(from: change.live.observedAt)))")
+        }
+        lines.append("")
+        lines.append("Live configuration:")
+        lines.append(alertQuality(acknowledgement: [], subjectDays: reply.subjectDays, burden: reply.liveBurden)
+            .split(separator: "\n").dropFirst(2).joined(separator: "\n"))
+        lines.append("Candidate configuration:")
+        lines.append(alertQuality(acknowledgement: [], subjectDays: reply.subjectDays, burden: reply.candidateBurden)
+            .split(separator: "\n").dropFirst(2).joined(separator: "\n"))
         return lines.joined(separator: "\n")
     }
 
@@ -90,7 +176,26 @@ public enum StatusText {
                 + (m.observedOverPredicted.map { ", ratio \(ObservationValue.format($0))" } ?? ", ratio not computable"),
             m.subjectsWithoutCompleteScorten.isEmpty ? "" : "  no complete day-1 SCORTEN: " + m.subjectsWithoutCompleteScorten.joined(separator: ", "),
             "Toxicity monitoring: \(report.toxicities) toxicities among \(report.evaluableForToxicity) evaluable subjects",
-        ].filter { !$0.isEmpty }.joined(separator: "\n")
+            "",
+            alertQuality(acknowledgement: report.acknowledgement, subjectDays: report.subjectDays, burden: report.burden),
+        ].joined(separator: "\n").replacingOccurrences(of: "\n\n\n", with: "\n\n")
+    }
+
+    /// Time to acknowledge and alert burden (shared by `report` and `replay`).
+    public static func alertQuality(acknowledgement: [AlertMetrics.AcknowledgementSummary], subjectDays: Double, burden: [AlertMetrics.BurdenRow]) -> String {
+        func minutes(_ value: Double?) -> String { value.map { duration($0 * 60) } ?? "-" }
+        var lines = ["Time to acknowledge:"]
+        if acknowledgement.isEmpty { lines.append("  no alerts yet") }
+        lines.append(contentsOf: table(header: ["  SEVERITY", "RAISED", "ACKED", "MEDIAN", "P90"], rows: acknowledgement.map {
+            ["  \($0.severity)", "\($0.raised)", "\($0.acknowledged)", minutes($0.medianMinutes), minutes($0.p90Minutes)]
+        }).split(separator: "\n").map(String.init).filter { _ in !acknowledgement.isEmpty })
+        lines.append("Alert burden over \(ObservationValue.format(subjectDays)) subject-days (confirmed: positive blood culture, infection AE or ICU transfer within 48 h):")
+        if burden.isEmpty { lines.append("  no alerts yet") }
+        lines.append(contentsOf: table(header: ["  RULE", "SEVERITY", "ALERTS", "PER SUBJECT-DAY", "CONFIRMED"], rows: burden.map { row in
+            ["  \(row.rule)", row.severity, "\(row.alerts)", row.perSubjectDay.map { String(format: "%.3f", $0) } ?? "-",
+             row.confirmed.map { "\($0)/\(row.alerts)" + (row.confirmedShare.map { String(format: " (%.0f %%)", $0 * 100) } ?? "") } ?? "n/a"]
+        }).split(separator: "\n").map(String.init).filter { _ in !burden.isEmpty })
+        return lines.joined(separator: "\n")
     }
 
     public static func render(_ alerts: [AlertSummary]) -> String {

@@ -9,7 +9,7 @@ struct VigilCtl: ParsableCommand {
         commandName: "vigilctl",
         abstract: "Talk to the Vigil daemon through its control socket.",
         subcommands: [Ping.self, Status.self, Alerts.self, Ack.self, Subjects.self, Subject.self, Rules.self, Report.self, Resume.self,
-                      Reload.self, Silence.self, Silences.self, Relay.self, Check.self, ValidateConfig.self])
+                      Reload.self, Silence.self, Silences.self, Watch.self, Backup.self, Replay.self, Relay.self, Check.self, ValidateConfig.self])
 }
 
 /// Where to find the daemon: an explicit socket, the socket named in a configuration file, or the default.
@@ -32,10 +32,14 @@ struct Connection: ParsableArguments {
         return ProcessInfo.processInfo.environment["VIGIL_SOCKET"] ?? "/run/vigil/control.sock"
     }
 
-    func request(_ line: String) throws -> String {
-        let path = try socketPath()
+    func request(_ line: String, timeoutSeconds: Int = 10) throws -> String {
+        try Self.request(line, socketPath: try socketPath(), timeoutSeconds: timeoutSeconds)
+    }
+
+    /// Sends one request; an error reply or a failed connection is printed and becomes the exit status.
+    static func request(_ line: String, socketPath path: String, timeoutSeconds: Int = 10) throws -> String {
         do {
-            let reply = try ControlClient.request(line, socketPath: path)
+            let reply = try ControlClient.request(line, socketPath: path, timeoutSeconds: timeoutSeconds)
             if let error = try? ControlReply.decoder.decode(ErrorReply.self, from: Data(reply.utf8)), !error.ok {
                 FileHandle.standardError.write(Data("vigilctl: \(error.error)\n".utf8))
                 throw ExitCode(2)
@@ -53,7 +57,9 @@ struct Connection: ParsableArguments {
         print(json ? reply : render(try decode(type, reply)))
     }
 
-    func decode<T: Decodable>(_ type: T.Type, _ reply: String) throws -> T {
+    func decode<T: Decodable>(_ type: T.Type, _ reply: String) throws -> T { try Self.decode(type, reply) }
+
+    static func decode<T: Decodable>(_ type: T.Type, _ reply: String) throws -> T {
         do {
             return try ControlReply.decoder.decode(type, from: Data(reply.utf8))
         } catch {
@@ -79,7 +85,7 @@ struct Status: ParsableCommand {
     @Flag(name: .long, help: "Print the raw JSON reply.") var json = false
 
     func run() throws {
-        try connection.show("status", json: json, as: StatusReport.self) { StatusText.render($0) }
+        try connection.show("status", json: json, as: StatusReport.self) { StatusText.render($0, colour: StatusText.useColour) }
     }
 }
 
@@ -286,5 +292,75 @@ struct ValidateConfig: ParsableCommand {
             FileHandle.standardError.write(Data("\(error)\n".utf8))
             throw ExitCode(1)
         }
+    }
+}
+
+/// Follows new alerts as they are raised, like `tail -f`, until interrupted.
+struct Watch: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Follow new alerts live (Ctrl-C to stop).")
+    @OptionGroup var connection: Connection
+    @Option(name: .long, help: "Seconds between polls of the daemon.") var interval: Double = 2
+    @Option(name: .long, help: "Stop after this many polls (default: never).") var count: Int?
+    @Flag(name: .long, help: "Print each new alert as one JSON line.") var json = false
+
+    func run() throws {
+        guard interval >= 0.2 else { throw ValidationError("--interval must be at least 0.2 s") }
+        var seen = Set(try connection.decode(AlertsReply.self, try connection.request("alerts all 10000")).alerts.map(\.id))
+        FileHandle.standardError.write(Data("vigilctl: watching for new alerts (\(seen.count) already raised)\n".utf8))
+        var polls = 0
+        while count.map({ polls < $0 }) ?? true {
+            Thread.sleep(forTimeInterval: interval)
+            polls += 1
+            let alerts = try connection.decode(AlertsReply.self, try connection.request("alerts all 200")).alerts
+            let fresh = alerts.filter { !seen.contains($0.id) }.sorted { $0.raisedAt < $1.raisedAt }
+            for alert in fresh {
+                seen.insert(alert.id)
+                if json, let data = try? ControlReply.encoder.encode(alert) {
+                    print(String(decoding: data, as: UTF8.self))
+                } else {
+                    print(StatusText.watchLine(alert, colour: StatusText.useColour))
+                }
+            }
+            fflush(nil)
+        }
+    }
+}
+
+/// `vigilctl backup PATH`: an SQLite online backup of the live store, made by the daemon.
+struct Backup: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Back up the store (SQLite online backup) to a new file the daemon can write, e.g. /var/lib/vigil/backups/vigil-DATE.sqlite.")
+    @OptionGroup var connection: Connection
+    @Argument(help: "Path of the new backup file (absolute, or relative to the current directory).") var path: String
+
+    func run() throws {
+        let absolute = URL(fileURLWithPath: path).standardizedFileURL.path
+        print(try connection.decode(ActionReply.self, try connection.request("backup \(absolute)", timeoutSeconds: 600)).message)
+    }
+}
+
+/// `vigilctl replay --config NEW.yaml [--since DATE]`: what a candidate configuration would have done.
+struct Replay: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Re-run the stored history under a candidate configuration (in scratch copies) and show which alerts would have fired, not fired or changed.")
+    @Option(name: .long, help: "Control socket path (default: $VIGIL_SOCKET or /run/vigil/control.sock).") var socket: String?
+    @Option(name: .customLong("config"), help: "The candidate configuration file (read by the daemon).") var candidate: String
+    @Option(name: .long, help: "Compare only alerts on data observed from this time on (ISO 8601 or YYYY-MM-DD).") var since: String?
+    @Flag(name: .long, help: "Print the raw JSON reply.") var json = false
+
+    func run() throws {
+        let socketPath = socket ?? ProcessInfo.processInfo.environment["VIGIL_SOCKET"] ?? "/run/vigil/control.sock"
+        let path = URL(fileURLWithPath: candidate).standardizedFileURL.path
+        var line = "replay \(path)"
+        if let since {
+            let formatter = ISO8601DateFormatter()
+            guard let date = formatter.date(from: since) ?? formatter.date(from: since + "T00:00:00Z") else {
+                throw ValidationError("--since takes an ISO 8601 time or a date such as 2026-11-20")
+            }
+            line += " " + formatter.string(from: date)
+        }
+        // The daemon replays the whole history: allow it time.
+        let reply = try Connection.request(line, socketPath: socketPath, timeoutSeconds: 1800)
+        print(json ? reply : StatusText.render(try Connection.decode(ReplayReply.self, reply)))
     }
 }

@@ -85,4 +85,46 @@ final class AlertQualityTests: XCTestCase {
         XCTAssertEqual(records["rejected"] as? Int, 0)
         XCTAssertEqual(harness.terminate().status, 0)
     }
+
+    /// Two critical lactates; one acknowledged. `status` names the other as the oldest unacknowledged
+    /// critical alert with its age; `report` gives time to acknowledge by severity and the burden, with
+    /// the alert followed by an ICU transfer 6 h later counted as confirmed (1 of 2).
+    func testTimeToAcknowledgeAndBurdenAreReported() throws {
+        try TestSupport.ensureJournald()
+        let harness = try DaemonHarness(label: "burden")
+        defer { harness.cleanUp() }
+        try harness.start()
+        let start = Date(timeIntervalSince1970: 1_795_420_800)
+        try harness.drop("two.ndjson", Self.lactate(id: "LAB-B-1", subject: "LYS-15-003", value: 4.5, at: start)
+                         + Self.lactate(id: "LAB-B-2", subject: "LYS-15-004", value: 4.8, at: start.addingTimeInterval(600))
+                         + Self.lactate(id: "LAB-B-3", subject: "LYS-15-004", value: 1.0, at: start.addingTimeInterval(2 * 86_400))
+                         + #"{"type":"event","id":"EV-B-ICU","subject":"LYS-15-003","time":"\#(ISO8601DateFormatter().string(from: start.addingTimeInterval(6 * 3600)))","kind":"icu_transfer","location":"REA"}"# + "\n")
+        XCTAssertTrue(TestSupport.waitUntil(timeout: 15) { harness.files(in: harness.outboxNew).count >= 2 }, harness.stderr)
+        let listed = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(try harness.vigilctl(["alerts", "--all", "--json"]).stdout.utf8)) as? [String: Any])
+        let critical = (listed["alerts"] as? [[String: Any]] ?? []).filter { $0["severity"] as? String == "critical" }
+        let first = try XCTUnwrap(critical.first { $0["subject"] as? String == "LYS-15-003" }?["id"] as? String, "\(listed) \(harness.stderr)")
+        let second = try XCTUnwrap(critical.first { $0["subject"] as? String == "LYS-15-004" }?["id"] as? String)
+        XCTAssertEqual(try harness.vigilctl(["ack", first, "--by", "Dr On-Call"]).status, 0)
+
+        let status = try harness.statusJSON()
+        let oldest = try XCTUnwrap(status["oldest_unacknowledged"] as? [String: Any], "\(status)")
+        XCTAssertEqual(oldest["id"] as? String, second)
+        XCTAssertGreaterThanOrEqual(oldest["age_seconds"] as? Double ?? -1, 0)
+        XCTAssertTrue(try harness.vigilctl(["status"]).stdout.contains("UNACKED   CRITICAL lactate LYS-15-004"))
+
+        let report = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(try harness.vigilctl(["report", "--json"]).stdout.utf8)) as? [String: Any])
+        let acknowledgement = try XCTUnwrap((report["acknowledgement"] as? [[String: Any]])?.first { $0["severity"] as? String == "critical" }, "\(report)")
+        XCTAssertEqual(acknowledgement["raised"] as? Int, 2)
+        XCTAssertEqual(acknowledgement["acknowledged"] as? Int, 1)
+        XCTAssertNotNil(acknowledgement["median_minutes"] as? Double)
+        XCTAssertEqual(report["subject_days"] as? Double, 3, "LYS-15-003: 6 h → 1 day; LYS-15-004: 2 days − 10 min → 2 days")
+        let lactate = try XCTUnwrap((report["burden"] as? [[String: Any]])?.first { $0["rule"] as? String == "lactate" && $0["severity"] as? String == "critical" })
+        XCTAssertEqual(lactate["alerts"] as? Int, 2)
+        XCTAssertEqual(lactate["confirmed"] as? Int, 1)
+        XCTAssertEqual(lactate["confirmed_share"] as? Double, 0.5)
+        let text = try harness.vigilctl(["report"]).stdout
+        XCTAssertTrue(text.contains("Time to acknowledge:"), text)
+        XCTAssertTrue(text.contains("Alert burden over 3 subject-days"), text)
+        XCTAssertEqual(harness.terminate().status, 0)
+    }
 }
