@@ -82,13 +82,17 @@ final class FaultToleranceTests: XCTestCase {
         XCTAssertTrue(TestSupport.waitUntil(timeout: 40) {
             status = (try? harness.statusJSON()) ?? [:]
             return status["state"] as? String == "ok" && harness.files(in: harness.inbox).isEmpty && harness.files(in: harness.outboxNew).count == 4
+                && ((status["records"] as? [String: Any])?["stored"] as? Int) == expectedRecords
+                && ((status["journal"] as? [String: Any])?["pending_entries"] as? Int) == 0
         }, "\(status)\ninbox \(harness.files(in: harness.inbox)) outbox \(harness.files(in: harness.outboxNew))\n\(harness.stderr.suffix(3000))")
         let records = try XCTUnwrap(status["records"] as? [String: Any])
-        XCTAssertEqual(records["stored"] as? Int, expectedRecords)
+        let ledger = try TestSupport.run("/usr/bin/sqlite3", [harness.database, "SELECT name, outcome, applied, rejected, unchanged, destination FROM file_ledger"]).stdout
+        XCTAssertEqual(records["stored"] as? Int, expectedRecords, "ledger:\n\(ledger)\nrejected: \(harness.files(in: harness.rejected))\n\(harness.stderr.suffix(4000))")
         XCTAssertEqual(records["rejected"] as? Int, 0)
         XCTAssertEqual(Set(harness.archivedFiles().map { ($0 as NSString).lastPathComponent }), ["before.ndjson", "full-1.ndjson", "full-2.ndjson", "full-3.ndjson"])
+        usleep(6_000_000)  // a delivery tick: a doubled entry would show now
         let journal = try harness.journalEntries().filter { $0["VIGIL_PHASE"] as? String == "raised" }
-        XCTAssertEqual(journal.count, 4, "each alert journalled once")
+        XCTAssertEqual(journal.count, 4, "each alert journalled once: \(journal.map { $0["VIGIL_ALERT_ID"] ?? "?" })")
         XCTAssertEqual(Set(journal.compactMap { $0["VIGIL_ALERT_ID"] as? String }).count, 4)
         XCTAssertTrue(harness.notify.messages.dropFirst(notifyMark).contains { $0.contains("STATUS=recovered") }, "\(harness.notify.messages.dropFirst(notifyMark))")
         XCTAssertEqual(harness.terminate().status, 0)

@@ -134,7 +134,7 @@ extension LifecycleTests {
             ((try? self.harness.statusJSON()["busy_seconds"]) as? Double) != nil
         }
         XCTAssertTrue(busy, "the pipeline was seen working on the file")
-        let stop = harness.terminate(timeout: 30)
+        let stop = harness.terminate(timeout: 120)  // correctness, not speed: a loaded debug build may take a while
         XCTAssertEqual(stop.status, 0)
         XCTAssertTrue(harness.archivedFiles().contains { $0.hasSuffix("/bulk.ndjson") }, "the file in hand was finished")
         XCTAssertEqual(harness.files(in: harness.inbox), [])
