@@ -105,7 +105,7 @@ final class AlertLifecycleTests: XCTestCase {
         let service = try String(contentsOfFile: "\(TestSupport.repositoryRoot())/systemd/vigil.service", encoding: .utf8)
             .replacingOccurrences(of: "/usr/bin/vigild", with: "\(harness.products)/vigild")
         try service.write(toFile: "\(harness.directory)/vigil.service", atomically: true, encoding: .utf8)
-        let verify = try TestSupport.run("/usr/bin/systemd-analyze", ["verify", unit, "\(harness.directory)/vigil.service"])
+        let verify = try TestSupport.run("/usr/bin/systemd-analyze", ["verify", "--man=no", unit, "\(harness.directory)/vigil.service"])
         XCTAssertEqual(verify.status, 0, verify.stderr)
         XCTAssertEqual(verify.stderr.split(separator: "\n").filter { $0.contains("vigil.s") }, [])
     }

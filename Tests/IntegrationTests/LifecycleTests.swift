@@ -103,7 +103,7 @@ final class LifecycleTests: XCTestCase {
         XCTAssertTrue(unit.contains("ExecReload="))
         let copy = "\(harness.directory)/vigil.service"
         try unit.replacingOccurrences(of: "/usr/bin/vigild", with: "\(harness.products)/vigild").write(toFile: copy, atomically: true, encoding: .utf8)
-        let result = try TestSupport.run("/usr/bin/systemd-analyze", ["verify", copy])
+        let result = try TestSupport.run("/usr/bin/systemd-analyze", ["verify", "--man=no", copy])  // man pages: PackagingTests
         XCTAssertEqual(result.status, 0, result.stderr)
         let diagnostics = result.stderr.split(separator: "\n").filter { $0.contains("vigil.service") }
         XCTAssertEqual(diagnostics, [], "systemd-analyze verify complained")
