@@ -23,25 +23,28 @@ enum SubjectQueries {
         return try StoreTransaction.decoder.decode(type, from: data)
     }
 
+    /// Observation codes in a fixed order, so each evaluation asks the same prepared statements.
+    static let observationCodes = CanonicalCodes.all.keys.sorted()
+
     static func inputs(_ db: Database, subject: String, asOf: Date) throws -> SubjectInputs {
         let t = asOf.timeIntervalSince1970
         var latest: [String: TimedValue] = [:]
-        let rows = try Row.fetchAll(db, sql: """
-            SELECT r.code, r.payload FROM records r
-            WHERE r.subject = ? AND r.type = 'observation' AND r.retracted_at IS NULL AND r.time <= ?
-              AND r.time = (SELECT MAX(time) FROM records r2
-                            WHERE r2.subject = r.subject AND r2.code = r.code AND r2.type = 'observation'
-                              AND r2.retracted_at IS NULL AND r2.time <= ?)
-            ORDER BY r.rowid
-            """, arguments: [subject, t, t])
-        for row in rows {
-            guard case .observation(let o) = try decoder.decode(Record.self, from: row["payload"] as Data) else { continue }
+        // One indexed lookup per code (records_by_subject_code_time, newest first): the cost of an
+        // evaluation does not grow with the subject's history. Among equal times the last applied wins.
+        let newest = try db.cachedStatement(sql: """
+            SELECT payload FROM records INDEXED BY records_by_subject_code_time
+            WHERE subject = ? AND code = ? AND type = 'observation' AND retracted_at IS NULL AND time <= ?
+            ORDER BY time DESC, rowid DESC LIMIT 1
+            """)
+        for code in observationCodes {
+            guard let data = try Data.fetchOne(newest, arguments: [subject, code, t]) else { continue }
+            guard case .observation(let o) = try decoder.decode(Record.self, from: data) else { continue }
             latest[o.code] = TimedValue(value: o.value, time: o.time, record: o.id, low: o.low, high: o.high)
         }
         var adverseEvents: [AdverseEvent] = []
         var events: [ClinicalEvent] = []
         for data in try Data.fetchAll(db, sql: """
-            SELECT payload FROM records WHERE subject = ? AND type IN ('adverse_event', 'event') AND retracted_at IS NULL ORDER BY time, rowid
+            SELECT payload FROM records WHERE subject = ? AND code IS NULL AND type IN ('adverse_event', 'event') AND retracted_at IS NULL ORDER BY time, rowid
             """, arguments: [subject])
         {
             switch try decoder.decode(Record.self, from: data) {
