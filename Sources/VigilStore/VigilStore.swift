@@ -128,6 +128,15 @@ public final class VigilStore: Sendable {
                 );
                 """)
         }
+        migrator.registerMigration("v7-delivery-index") { db in
+            // Every file ends with a look for undelivered alerts: an index of just those keeps that
+            // look from scanning the whole ledger as it grows.
+            try db.execute(sql: """
+                DROP INDEX alerts_undelivered;
+                CREATE INDEX alerts_pending ON alerts(raised_at) WHERE journal_at IS NULL OR (phase = 'raised' AND outbox_at IS NULL);
+                CREATE INDEX alerts_by_rule_subject ON alerts(rule, subject, raised_at);
+                """)
+        }
         return migrator
     }
 
