@@ -10,6 +10,9 @@ let package = Package(
     products: [
         .executable(name: "vigild", targets: ["vigild"]),
         .executable(name: "vigilctl", targets: ["vigilctl"]),
+        // For the fuzz targets in Fuzz/ (docs/FUZZING.md), which depend on this package by path.
+        .library(name: "VigilIngest", targets: ["VigilIngest"]),
+        .library(name: "VigilDaemon", targets: ["VigilDaemon"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.0"),

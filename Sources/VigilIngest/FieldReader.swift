@@ -113,10 +113,19 @@ struct FieldReader {
         guard errors.count == before, let id, let subject, let time, let code, let raw else { return nil }
         do {
             let normal = try CanonicalCodes.normalise(code: code, raw: raw, unit: unit)
-            let scaled: (Double?) -> Double? = { bound in bound.map(normal.conversion.apply) }
+            var bounds: [Double?] = []
+            for (key, bound) in [("low", low), ("high", high)] {
+                let converted = bound.map(normal.conversion.apply)
+                // A huge limit can overflow in the conversion (°F → °C); an infinite one cannot be stored.
+                if let bound, converted?.isFinite == false {
+                    fail(key, bound, ReferenceLimit.outOfRange(unit: normal.unit), expected: ReferenceLimit.expected)
+                    return nil
+                }
+                bounds.append(converted)
+            }
             return .observation(Observation(
                 id: id, subject: subject, time: time, code: normal.code, value: normal.value, unit: normal.unit,
-                originalValue: raw.description, originalUnit: unit, loinc: loinc, low: scaled(low), high: scaled(high)))
+                originalValue: raw.description, originalUnit: unit, loinc: loinc, low: bounds[0], high: bounds[1]))
         } catch {
             let value: String? = switch error.field {
             case "code": code
@@ -191,6 +200,16 @@ struct FieldReader {
         guard errors.count == before, let id, let subject, let time, let kind else { return nil }
         return .event(ClinicalEvent(id: id, subject: subject, time: time, kind: kind, attributes: attributes))
     }
+}
+
+/// The error for a reference limit that is no finite number once converted to the canonical unit,
+/// shared by the JSON, SDTM and HL7 readers.
+enum ReferenceLimit {
+    static func outOfRange(unit: String?) -> String {
+        "reference limit out of range: not a finite number in \(unit ?? "the canonical unit")"
+    }
+
+    static let expected = "a reference limit of the size of a measured value"
 }
 
 /// Controlled vocabularies for adverse-event fields.

@@ -117,24 +117,30 @@ struct HL7Segment: Sendable {
 
 /// Reads HL7 date/times (DTM: `YYYY[MM[DD[HH[MM[SS[.S…]]]]]][+/-ZZZZ]`).
 enum HL7Time {
+    static func isDigit(_ c: Character) -> Bool { c.isASCII && c.isWholeNumber }
+
     /// The instant, whether it had an offset, and how precise it was (number of digits before any fraction).
     static func parse(_ text: String, zone: TimeZone) -> (date: Date, hadOffset: Bool, digits: Int)? {
         var body = Substring(text.trimmingCharacters(in: .whitespaces))
         var offset: Int?
         if let signIndex = body.lastIndex(where: { $0 == "+" || $0 == "-" }), signIndex != body.startIndex {
             let zoneText = body[body.index(after: signIndex)...]
-            guard zoneText.count == 4, let hh = Int(zoneText.prefix(2)), let mm = Int(zoneText.suffix(2)), hh <= 14, mm < 60 else { return nil }
+            guard zoneText.count == 4, zoneText.allSatisfy(isDigit), let hh = Int(zoneText.prefix(2)), let mm = Int(zoneText.suffix(2)),
+                  hh <= 14, mm < 60 else { return nil }
             offset = (body[signIndex] == "+" ? 1 : -1) * (hh * 3600 + mm * 60)
             body = body[..<signIndex]
         }
         var fraction = 0.0
         if let dot = body.firstIndex(of: ".") {
-            guard let f = Double("0" + body[dot...]) else { return nil }
+            // Digits only: Double would also take "5e300" and move the time by 10^299 seconds.
+            let decimals = body[body.index(after: dot)...]
+            guard !decimals.isEmpty, decimals.allSatisfy(isDigit), let f = Double("0." + decimals) else { return nil }
             fraction = f
             body = body[..<dot]
         }
-        guard [4, 6, 8, 10, 12, 14].contains(body.count), body.allSatisfy(\.isNumber) else { return nil }
-        let digits = Array(body).map { Int(String($0))! }
+        // ASCII digits only: Character.isNumber is also true for "²", "٣" or "１", which Int() refuses.
+        guard [4, 6, 8, 10, 12, 14].contains(body.count), body.allSatisfy(isDigit) else { return nil }
+        let digits = body.map { Int($0.asciiValue! - 48) }
         func number(_ from: Int, _ count: Int, default value: Int) -> Int {
             from + count <= digits.count ? digits[from..<(from + count)].reduce(0) { $0 * 10 + $1 } : value
         }

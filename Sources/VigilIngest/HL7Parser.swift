@@ -235,6 +235,10 @@ struct HL7MessageReader {
                 }
                 low = bounds.low.map(normal.conversion.apply)
                 high = bounds.high.map(normal.conversion.apply)
+                guard low?.isFinite != false, high?.isFinite != false else {
+                    fail(obx, "OBX-7", range, ReferenceLimit.outOfRange(unit: normal.unit), expected: ReferenceLimit.expected)
+                    return
+                }
             }
             let flags = obx.repetitions(8).compactMap { obx.component(8, 1, repetition: $0) }
             records.append(LocatedRecord(record: .observation(Observation(

@@ -181,7 +181,12 @@ struct SDTMRow {
                     fail(column, text, "reference limit is not a number", expected: "a number such as 0.5 or 0,5")
                     return nil
                 }
-                bounds.append(normal.conversion.apply(number))
+                let converted = normal.conversion.apply(number)
+                guard converted.isFinite else {
+                    fail(column, text, ReferenceLimit.outOfRange(unit: normal.unit), expected: ReferenceLimit.expected)
+                    return nil
+                }
+                bounds.append(converted)
             }
             return .observation(Observation(
                 id: "\(p)-\(subject)-\(seq)", subject: subject, time: time.date, code: normal.code, value: normal.value,
