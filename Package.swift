@@ -10,6 +10,7 @@ let package = Package(
     products: [
         .executable(name: "vigild", targets: ["vigild"]),
         .executable(name: "vigilctl", targets: ["vigilctl"]),
+        .executable(name: "vigil-bench", targets: ["vigil-bench"]),
         // For the fuzz targets in Fuzz/ (docs/FUZZING.md), which depend on this package by path.
         .library(name: "VigilIngest", targets: ["VigilIngest"]),
         .library(name: "VigilDaemon", targets: ["VigilDaemon"]),
@@ -55,6 +56,10 @@ let package = Package(
         .executableTarget(
             name: "vigilctl",
             dependencies: ["VigilDaemon", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: strict),
+        .executableTarget(
+            name: "vigil-bench",
+            dependencies: ["vigild", "vigilctl", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: strict),
         .target(name: "VigilTestSupport", path: "Tests/VigilTestSupport", swiftSettings: strict),
         .testTarget(name: "VigilCoreTests", dependencies: ["VigilCore"], swiftSettings: strict),

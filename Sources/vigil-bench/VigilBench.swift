@@ -1,0 +1,521 @@
+import ArgumentParser
+import Foundation
+import Glibc
+
+/// `vigil-bench`: measures the real, built `vigild` end to end on a deterministic synthetic site
+/// (DESIGN.md §5): ingest throughput, drop-to-outbox latency, RSS, start-up time with a large store,
+/// the disk's I/O floor, and cost per record against history length. Human table, or JSON with --json.
+@main
+struct VigilBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "vigil-bench",
+        abstract: "Benchmark the real vigild (next to this binary) on a synthetic trial site.",
+        discussion: """
+            Phases: history probe at a small store; I/O floor; backlog dropped at start; latency probes at
+            light load; fill to --stored records; start-ups with the full store; probe batch and latency
+            probes with the full store. Everything happens under --scratch (removed unless --keep).
+            Needs a running systemd-journald (started when absent and run as root).
+            """)
+
+    @Flag(help: "Print the report as JSON on stdout (progress still goes to stderr).")
+    var json = false
+
+    @Option(help: "Also write the JSON report to this file.")
+    var jsonFile: String?
+
+    @Flag(help: "CI-size run: 20,000-record backlog in 200 files, 100,000 stored records, fewer probes.")
+    var quick = false
+
+    @Option(help: "Backlog records (default 100000; --quick 20000).")
+    var records: Int?
+
+    @Option(help: "Backlog files (default 1000; --quick 200).")
+    var files: Int?
+
+    @Option(help: "Stored records for the start-up, RSS and history figures (default 1000000; --quick 100000; 0 skips the fill).")
+    var stored: Int?
+
+    @Option(help: "Subjects at the synthetic site.")
+    var subjects = 200
+
+    @Option(help: "Latency probes per measurement (default 200; --quick 50).")
+    var probes: Int?
+
+    @Option(help: "Records in the probe batch used for the cost-vs-history figure (100-record files).")
+    var probeRecords = 10_000
+
+    @Option(help: "Stored records for the small-history side of that figure.")
+    var smallHistory = 10_000
+
+    @Option(help: "Records per file when filling the store.")
+    var fillFileRecords = 5_000
+
+    @Option(help: "Warm start-ups timed with the full store (default 5; --quick 3).")
+    var startups: Int?
+
+    @Flag(help: "Skip the cold-cache start-up (it drops the machine's page cache, as root).")
+    var noColdStart = false
+
+    @Option(help: "Only these phases (comma-separated): history, floor, backlog, latency, fill, startup, stored.")
+    var only: String?
+
+    @Option(help: "Command prefix for vigild, e.g. \"valgrind --tool=callgrind --callgrind-out-file=/tmp/cg.out\".")
+    var wrapper: String?
+
+    @Option(help: "Seed of the synthetic site.")
+    var seed: UInt64 = 20_261_123
+
+    @Option(help: "Scratch directory (default /tmp/vigil-bench-PID); must be on the disk you want measured.")
+    var scratch: String?
+
+    @Flag(help: "Keep the scratch directory.")
+    var keep = false
+
+    @Option(help: "vigild binary (default: next to this binary).")
+    var vigild: String?
+
+    @Option(help: "Configuration to base the run on (default: config/demo.yaml of the source tree).")
+    var baseConfig: String?
+
+    @Option(help: "vigild --log-level.")
+    var logLevel = "info"
+
+    @Option(help: "Seconds without progress before a batch is declared stalled.")
+    var stallTimeout = 600.0
+
+    func run() throws {
+        var bench = try Bench(options: self)
+        defer { bench.cleanUp() }
+        try bench.runAll()
+    }
+}
+
+func progress(_ text: String) {
+    FileHandle.standardError.write(Data("[vigil-bench] \(text)\n".utf8))
+}
+
+/// Percentile by nearest rank on sorted values.
+func percentile(_ sorted: [Double], _ p: Double) -> Double {
+    guard !sorted.isEmpty else { return .nan }
+    let rank = Int((p * Double(sorted.count)).rounded(.up))
+    return sorted[min(max(rank - 1, 0), sorted.count - 1)]
+}
+
+struct Bench {
+    let o: VigilBench
+    let scratch: String
+    let vigild: String
+    let vigilctl: String?
+    let baseConfigText: String
+    let backlogRecords: Int
+    let backlogFiles: Int
+    let storedTarget: Int
+    let probes: Int
+    let startups: Int
+    let phases: Set<String>
+    var report: BenchReport
+    var probeIndex = 0
+    let began = monotonic()
+    var running: [DaemonProcess] = []
+
+    init(options: VigilBench) throws {
+        o = options
+        backlogRecords = options.records ?? (options.quick ? 20_000 : 100_000)
+        backlogFiles = options.files ?? (options.quick ? 200 : 1_000)
+        storedTarget = options.stored ?? (options.quick ? 100_000 : 1_000_000)
+        probes = options.probes ?? (options.quick ? 50 : 200)
+        startups = max(1, options.startups ?? (options.quick ? 3 : 5))
+        let all: Set<String> = ["history", "floor", "backlog", "latency", "fill", "startup", "stored"]
+        phases = options.only.map { Set($0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }) } ?? all
+        guard phases.isSubset(of: all) else { throw ValidationError("--only takes phases among \(all.sorted().joined(separator: ", "))") }
+
+        let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        let products = (exe as NSString).deletingLastPathComponent
+        vigild = options.vigild ?? "\(products)/vigild"
+        guard FileManager.default.isExecutableFile(atPath: vigild) else {
+            throw ValidationError("no vigild at \(vigild): build it first (swift build -c release) or pass --vigild PATH")
+        }
+        let ctl = (vigild as NSString).deletingLastPathComponent + "/vigilctl"
+        vigilctl = FileManager.default.isExecutableFile(atPath: ctl) ? ctl : nil
+        if !vigild.contains("/release/") { progress("warning: \(vigild) does not look like a release build") }
+
+        let sourceRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+        let configPath = options.baseConfig ?? "\(sourceRoot)/config/demo.yaml"
+        guard let text = try? String(contentsOfFile: configPath, encoding: .utf8) else {
+            throw ValidationError("cannot read the base configuration \(configPath) (pass --base-config)")
+        }
+        baseConfigText = text
+
+        scratch = options.scratch ?? "/tmp/vigil-bench-\(getpid())"
+        try makeDirectory(scratch)
+        let realScratch = (try? FileManager.default.destinationOfSymbolicLink(atPath: scratch)) ?? scratch
+        var opts: [String: String] = [
+            "records": "\(backlogRecords)", "files": "\(backlogFiles)", "stored": "\(storedTarget)", "subjects": "\(options.subjects)",
+            "probes": "\(probes)", "probe_records": "\(options.probeRecords)", "small_history": "\(options.smallHistory)",
+            "fill_file_records": "\(options.fillFileRecords)", "startups": "\(startups)", "seed": "\(options.seed)",
+            "quick": "\(options.quick)", "vigild": vigild, "log_level": options.logLevel, "phases": phases.sorted().joined(separator: ","),
+        ]
+        if let wrapper = options.wrapper { opts["wrapper"] = wrapper }
+        report = BenchReport(
+            command: CommandLine.arguments.joined(separator: " "), startedAt: ISO8601DateFormatter().string(from: Date()),
+            machine: MachineInfo.describe(scratch: realScratch), options: opts)
+    }
+
+    mutating func cleanUp() {
+        for daemon in running where daemon.isRunning { daemon.stop(timeout: 10) }
+        if !o.keep { try? FileManager.default.removeItem(atPath: scratch) }
+        else { progress("scratch kept at \(scratch)") }
+    }
+
+    // MARK: configuration and daemons
+
+    /// The base configuration with every directory under `root` and escalation after 24 h, so that a
+    /// long run never turns the backlog's unacknowledged critical alerts into a burst of escalation mail.
+    func writeConfig(root: String) throws -> String {
+        var text = baseConfigText.replacingOccurrences(of: "./var/", with: "\(root)/var/")
+        text = text.replacingOccurrences(of: "after_minutes: 30", with: "after_minutes: 1440")
+        let path = "\(root)/vigil.yaml"
+        try makeDirectory(root)
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        if let vigilctl {
+            let result = try runTool(vigilctl, ["validate-config", path])
+            guard result.status == 0 else { throw BenchError("generated configuration \(path) is invalid: \(result.output)") }
+        }
+        return path
+    }
+
+    func runTool(_ tool: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: tool)
+        process.arguments = arguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+
+    /// Starts vigild on `root`'s configuration; returns it and the seconds from spawn to READY=1.
+    mutating func startDaemon(root: String, config: String) throws -> (DaemonProcess, Double) {
+        let notify = try NotifyListener(path: "\(root)/notify.sock")
+        var executable = vigild
+        var prefix: [String] = []
+        if let wrapper = o.wrapper {
+            prefix = wrapper.split(separator: " ").map(String.init)
+            executable = "/usr/bin/env"
+        }
+        let daemon = try DaemonProcess(vigild: executable, prefix: prefix, target: vigild, config: config, notifySocket: notify.path,
+                                       log: "\(root)/vigild.log", logLevel: o.logLevel)
+        running.append(daemon)
+        guard let ready = notify.waitReady(timeout: o.wrapper == nil ? 120 : 900, alive: { daemon.isRunning }) else {
+            let log = (try? String(contentsOfFile: "\(root)/vigild.log", encoding: .utf8)) ?? ""
+            daemon.stop(timeout: 5)
+            throw BenchError("vigild did not send READY=1; log tail:\n\(log.suffix(2000))")
+        }
+        return (daemon, ready - daemon.startedAt)
+    }
+
+    func socketPath(_ root: String) -> String { "\(root)/var/run/control.sock" }
+
+    func waitControl(_ root: String) throws -> StatusFigures {
+        let deadline = monotonic() + 30
+        while true {
+            do { return try StatusFigures.fetch(socket: socketPath(root)) } catch {
+                if monotonic() > deadline { throw error }
+                usleep(20_000)
+            }
+        }
+    }
+
+    // MARK: batches
+
+    /// Generates files into `staging` and returns their names and record counts, in drop order.
+    func generate(_ site: inout SiteGenerator, records: Int, perFile: Int, prefix: String, staging: String, keep: Bool = false) throws -> (files: [(name: String, records: Int, bytes: Int)], contents: [GeneratedFile]) {
+        try makeDirectory(staging)
+        var list: [(String, Int, Int)] = []
+        var contents: [GeneratedFile] = []
+        try site.generate(records: records, recordsPerFile: perFile, prefix: prefix) { file in
+            try writeFile("\(staging)/\(file.name)", file.content)
+            list.append((file.name, file.records, file.content.count))
+            if keep { contents.append(file) }
+        }
+        return (list.map { (name: $0.0, records: $0.1, bytes: $0.2) }, contents)
+    }
+
+    func countFiles(_ directory: String) -> Int { pendingNames(directory).count }
+
+    /// Drops the staged files into the inbox (rename, in order) and waits until the daemon has
+    /// processed them all, sampling progress and memory.
+    func runBatch(label: String, daemon: DaemonProcess, root: String, staging: String, files: [(name: String, records: Int, bytes: Int)]) throws -> BatchResult {
+        let inbox = "\(root)/var/inbox"
+        let outboxNew = "\(root)/var/outbox/new"
+        let before = try waitControl(root)
+        let mailsBefore = countFiles(outboxNew)
+        let cpuBefore = daemon.cpuSeconds()
+        let totalRecords = files.reduce(0) { $0 + $1.records }
+        var remaining = Dictionary(uniqueKeysWithValues: files.map { ($0.name, $0.records) })
+        progress("\(label): dropping \(files.count) files, \(totalRecords) records (\(files.reduce(0) { $0 + $1.bytes } / 1024) KiB), \(before.stored) stored")
+        let t0 = monotonic()
+        for file in files {
+            guard rename("\(staging)/\(file.name)", "\(inbox)/\(file.name)") == 0 else { throw BenchError("rename into inbox failed: \(String(cString: strerror(errno)))") }
+        }
+        var samples: [(t: Double, files: Int, records: Int)] = [(t0, 0, 0)]
+        var doneFiles = 0
+        var doneRecords = 0
+        var maxRSS = 0
+        var lastProgress = t0
+        var lastMemory = 0.0
+        var lastReport = t0
+        while !remaining.isEmpty {
+            usleep(10_000)
+            let now = monotonic()
+            guard daemon.isRunning else { throw BenchError("\(label): vigild exited (status \(daemon.exitStatus ?? -1)); see \(root)/vigild.log") }
+            let present = pendingNames(inbox)
+            var changed = false
+            for (name, records) in remaining where !present.contains(name) {
+                remaining.removeValue(forKey: name)
+                doneFiles += 1
+                doneRecords += records
+                changed = true
+            }
+            if changed {
+                samples.append((now, doneFiles, doneRecords))
+                lastProgress = now
+            }
+            if now - lastMemory >= 0.1, let m = daemon.memory() {
+                maxRSS = max(maxRSS, m.rss)
+                lastMemory = now
+            }
+            if now - lastReport >= 10 {
+                lastReport = now
+                progress(String(format: "%@: %d/%d files, %d records, %.0f s, %.0f records/s so far", label, doneFiles, files.count, doneRecords, now - t0, Double(doneRecords) / (now - t0)))
+            }
+            if now - lastProgress > o.stallTimeout { throw BenchError("\(label): no file processed for \(Int(o.stallTimeout)) s") }
+        }
+        let t1 = samples.last!.t
+        let cpuAfter = daemon.cpuSeconds()
+        let memory = daemon.memory() ?? (maxRSS, maxRSS)
+        maxRSS = max(maxRSS, memory.rss)
+        var after = try waitControl(root)
+        let deadline = monotonic() + 30
+        while after.files < before.files + files.count, monotonic() < deadline {
+            usleep(20_000)
+            after = try waitControl(root)
+        }
+        // Steady state: from the first sample past 10 % of the records to the first past 90 %.
+        var steadyRecords = Double(doneRecords) / (t1 - t0)
+        var steadyFiles = Double(doneFiles) / (t1 - t0)
+        if files.count >= 20, let a = samples.first(where: { $0.records >= totalRecords / 10 }), let b = samples.first(where: { $0.records >= totalRecords * 9 / 10 }), b.t > a.t {
+            steadyRecords = Double(b.records - a.records) / (b.t - a.t)
+            steadyFiles = Double(b.files - a.files) / (b.t - a.t)
+        }
+        let seconds = t1 - t0
+        let cpu = cpuBefore.flatMap { b in cpuAfter.map { $0 - b } }
+        let result = BatchResult(
+            label: label, storedBefore: before.stored, records: totalRecords, files: files.count, bytes: files.reduce(0) { $0 + $1.bytes },
+            seconds: seconds, recordsPerSecond: Double(totalRecords) / seconds, filesPerSecond: Double(files.count) / seconds,
+            steadyRecordsPerSecond: steadyRecords, steadyFilesPerSecond: steadyFiles, microsecondsPerRecord: seconds * 1e6 / Double(totalRecords),
+            daemonCPUSeconds: cpu, cpuMicrosecondsPerRecord: cpu.map { $0 * 1e6 / Double(totalRecords) }, cpuUtilisation: cpu.map { $0 / seconds },
+            loadAverage: loadAverage(), maxRssKib: maxRSS, hwmKib: memory.hwm,
+            appliedDelta: after.applied - before.applied, rejectedDelta: after.rejected - before.rejected,
+            filesRejectedDelta: after.filesRejected - before.filesRejected, mailsWritten: countFiles(outboxNew) - mailsBefore)
+        progress(String(format: "%@: %d records in %.2f s = %.0f records/s (steady %.0f), %.1f files/s; applied %d, rejected %d",
+                        label, totalRecords, seconds, result.recordsPerSecond, steadyRecords, result.filesPerSecond, result.appliedDelta, result.rejectedDelta))
+        return result
+    }
+
+    /// Single files at light load: each a fresh critical lactate for a new subject (exactly one alert,
+    /// mailed), written to a dotfile and renamed into the inbox; the time is from the rename to the
+    /// inotify event of its `outbox/new/*.eml`.
+    mutating func runLatency(label: String, daemon: DaemonProcess, root: String, count: Int, warmup: Int = 3) throws -> LatencyResult {
+        let inbox = "\(root)/var/inbox"
+        let outboxNew = "\(root)/var/outbox/new"
+        let stored = try waitControl(root).stored
+        let watch = try DirectoryWatch(outboxNew)
+        _ = watch.next(timeout: 0)
+        var samples: [Double] = []
+        var timeouts = 0
+        progress("\(label): \(count) latency probes (+\(warmup) warm-up), \(stored) stored")
+        for k in 0..<(count + warmup) {
+            let probe = SiteGenerator.latencyProbe(index: probeIndex, now: Date())
+            probeIndex += 1
+            let name = "lat-\(UTC.pad(probeIndex, 5)).ndjson"
+            let temporary = "\(inbox)/.\(name).tmp"
+            try writeFile(temporary, probe.content)
+            _ = watch.next(timeout: 0)  // forget unrelated events
+            let t0 = monotonic()
+            guard rename(temporary, "\(inbox)/\(name)") == 0 else { throw BenchError("rename into inbox failed") }
+            var arrived: Double?
+            let deadline = t0 + 30
+            while arrived == nil, monotonic() < deadline {
+                for event in watch.next(timeout: deadline - monotonic()) where event.name.hasSuffix(".eml") && !event.name.contains("escalation") {
+                    let text = (try? String(contentsOfFile: "\(outboxNew)/\(event.name)", encoding: .utf8)) ?? ""
+                    if text.contains(probe.subject) {
+                        arrived = event.at
+                        break
+                    }
+                }
+            }
+            if let arrived {
+                if k >= warmup { samples.append((arrived - t0) * 1000) }
+            } else {
+                timeouts += 1
+                progress("\(label): probe \(name) got no mail within 30 s")
+            }
+            // Light load: wait until the daemon has finished the file, then pause.
+            let finish = monotonic() + 30
+            while pendingNames(inbox).contains(name), monotonic() < finish { usleep(1_000) }
+            usleep(20_000)
+        }
+        let sorted = samples.sorted()
+        let result = LatencyResult(
+            label: label, storedRecords: stored, probes: samples.count, warmup: warmup, timeouts: timeouts,
+            p50Milliseconds: percentile(sorted, 0.5), p90Milliseconds: percentile(sorted, 0.9), p99Milliseconds: percentile(sorted, 0.99),
+            maxMilliseconds: sorted.last ?? .nan, minMilliseconds: sorted.first ?? .nan,
+            meanMilliseconds: sorted.isEmpty ? .nan : sorted.reduce(0, +) / Double(sorted.count), hwmKib: daemon.memory()?.hwm ?? 0, loadAverage: loadAverage())
+        progress(String(format: "%@: p50 %.1f ms, p99 %.1f ms, max %.1f ms", label, result.p50Milliseconds, result.p99Milliseconds, result.maxMilliseconds))
+        return result
+    }
+
+    // MARK: the run
+
+    mutating func runAll() throws {
+        if let note = try ensureJournald() { report.notes.append(note); progress(note) }
+        report.notes.append("load average at start: \(loadAverage())")
+        report.notes.append("vigild: \(vigild); configuration: the base configuration with every directory under the scratch directory and mail.escalation.after_minutes 1440 (no escalation burst during long runs)")
+
+        if phases.contains("history") { try historySmallPhase() }
+
+        // The backlog, generated once: the I/O floor moves the same files.
+        let root = "\(scratch)/main"
+        let config = try writeConfig(root: root)
+        var site = SiteGenerator(subjects: o.subjects, seed: o.seed)
+        let perFile = max(1, backlogRecords / max(1, backlogFiles))
+        let staging = "\(scratch)/staging"
+        progress("generating the backlog: \(backlogRecords) records, \(perFile) per file, \(o.subjects) subjects")
+        let genStart = monotonic()
+        let backlog = try generate(&site, records: backlogRecords, perFile: perFile, prefix: "b", staging: "\(staging)/backlog", keep: phases.contains("floor"))
+        progress(String(format: "generated %d files in %.1f s", backlog.files.count, monotonic() - genStart))
+
+        if phases.contains("floor") {
+            progress("I/O floor: \(backlog.contents.count) files")
+            report.ioFloor = try IOFloor.measure(files: backlog.contents, directory: "\(scratch)/floor")
+            progress(String(format: "I/O floor: %.0f files/s (with a commit-like fdatasync: %.0f files/s)", report.ioFloor!.filesPerSecond, report.ioFloor!.withCommitFilesPerSecond))
+        }
+
+        var (daemon, startSeconds) = try startDaemon(root: root, config: config)
+        report.startupEmptyMilliseconds = startSeconds * 1000
+        progress(String(format: "vigild pid %d ready in %.0f ms (empty store)", daemon.pid, startSeconds * 1000))
+        _ = try waitControl(root)
+        usleep(2_000_000)
+        let idle = daemon.memory() ?? (0, 0)
+        var memory = MemoryResult(idleEmptyRssKib: idle.rss, idleEmptyHwmKib: idle.hwm, backlogMaxRssKib: 0, backlogHwmKib: 0)
+
+        if phases.contains("backlog") {
+            let result = try runBatch(label: "backlog", daemon: daemon, root: root, staging: "\(staging)/backlog", files: backlog.files)
+            report.backlog = result
+            memory.backlogMaxRssKib = result.maxRssKib
+            memory.backlogHwmKib = result.hwmKib
+        }
+        if phases.contains("latency") {
+            report.latencyLight = try runLatency(label: "latency (light load)", daemon: daemon, root: root, count: probes)
+        }
+
+        let needStore = phases.contains("fill") || phases.contains("startup") || phases.contains("stored")
+        if needStore, storedTarget > 0 {
+            let current = try waitControl(root).stored
+            if phases.contains("fill"), storedTarget > current {
+                progress("generating \(storedTarget - current) records to fill the store (\(o.fillFileRecords) per file)")
+                let fill = try generate(&site, records: storedTarget - current, perFile: o.fillFileRecords, prefix: "f", staging: "\(staging)/fill")
+                let result = try runBatch(label: "fill", daemon: daemon, root: root, staging: "\(staging)/fill", files: fill.files)
+                report.fill = result
+                memory.fillHwmKib = result.hwmKib
+                try? FileManager.default.removeItem(atPath: "\(staging)/fill")
+            }
+            let storedNow = try waitControl(root).stored
+            memory.storedRecords = storedNow
+            var stops: [Double] = [daemon.stop()]
+
+            if phases.contains("startup") || phases.contains("stored") {
+                var runs: [Double] = []
+                var cold: Double?
+                var coldNote: String?
+                if phases.contains("startup"), !o.noColdStart {
+                    if dropPageCache() {
+                        let (d, s) = try startDaemon(root: root, config: config)
+                        cold = s * 1000
+                        progress(String(format: "cold-cache start-up with %d stored: %.0f ms", storedNow, s * 1000))
+                        _ = try waitControl(root)
+                        stops.append(d.stop())
+                    } else {
+                        coldNote = "cannot write /proc/sys/vm/drop_caches (not root, or read-only /proc/sys)"
+                    }
+                }
+                let count = phases.contains("startup") ? startups : 1
+                for run in 0..<count {
+                    let (d, s) = try startDaemon(root: root, config: config)
+                    runs.append(s * 1000)
+                    progress(String(format: "start-up %d/%d with %d stored: %.0f ms", run + 1, count, storedNow, s * 1000))
+                    _ = try waitControl(root)
+                    daemon = d
+                    if run < count - 1 { stops.append(d.stop()) }
+                }
+                let sorted = runs.sorted()
+                let storeBytes = (try? waitControl(root).storeBytes) ?? 0
+                report.startup = StartupResult(
+                    storedRecords: storedNow, storeBytes: storeBytes, runsMilliseconds: runs, medianMilliseconds: percentile(sorted, 0.5),
+                    maxMilliseconds: sorted.last ?? .nan, coldMilliseconds: cold, coldNote: coldNote, stopSeconds: stops)
+                usleep(2_000_000)
+                memory.idleStoredRssKib = daemon.memory()?.rss
+
+                if phases.contains("stored") {
+                    let probe = try generate(&site, records: o.probeRecords, perFile: 100, prefix: "p", staging: "\(staging)/probe-large")
+                    report.historyLarge = try runBatch(label: "probe batch (large history)", daemon: daemon, root: root, staging: "\(staging)/probe-large", files: probe.files)
+                    report.latencyStored = try runLatency(label: "latency (full store)", daemon: daemon, root: root, count: probes)
+                    memory.storedWorkingHwmKib = daemon.memory()?.hwm
+                }
+                daemon.stop()
+            }
+        } else {
+            daemon.stop()
+        }
+        report.memory = memory
+        report.totalSeconds = monotonic() - began
+        report.notes.append("load average at end: \(loadAverage())")
+        report.judge(historyTolerance: 1.25)
+        if let path = o.jsonFile { try (report.json() + "\n").write(toFile: path, atomically: true, encoding: .utf8) }
+        if o.json { print(report.json()) } else { print(report.table()) }
+    }
+
+    /// The small-history side of the cost-vs-history figure: a separate store filled with
+    /// --small-history records (in --fill-file-records files), then the same-shaped probe batch.
+    mutating func historySmallPhase() throws {
+        let root = "\(scratch)/small"
+        let config = try writeConfig(root: root)
+        var site = SiteGenerator(subjects: o.subjects, seed: o.seed)
+        let staging = "\(scratch)/staging-small"
+        let preload = try generate(&site, records: o.smallHistory, perFile: o.fillFileRecords, prefix: "f", staging: "\(staging)/fill")
+        let probe = try generate(&site, records: o.probeRecords, perFile: 100, prefix: "p", staging: "\(staging)/probe")
+        let (daemon, _) = try startDaemon(root: root, config: config)
+        _ = try runBatch(label: "small-history preload", daemon: daemon, root: root, staging: "\(staging)/fill", files: preload.files)
+        report.historySmall = try runBatch(label: "probe batch (small history)", daemon: daemon, root: root, staging: "\(staging)/probe", files: probe.files)
+        daemon.stop()
+        try? FileManager.default.removeItem(atPath: root)
+        try? FileManager.default.removeItem(atPath: staging)
+    }
+
+    func loadAverage() -> String {
+        ((try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8)) ?? "?").split(separator: " ").prefix(3).joined(separator: " ")
+    }
+
+    /// Empties the page cache (root only), for a cold start-up figure.
+    func dropPageCache() -> Bool {
+        sync()
+        let fd = open("/proc/sys/vm/drop_caches", O_WRONLY)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        return write(fd, "3\n", 2) == 2
+    }
+}
