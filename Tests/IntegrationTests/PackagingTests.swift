@@ -169,7 +169,7 @@ final class PackagingTests: XCTestCase {
         for directory in ["var/lib/dpkg/info", "var/lib/dpkg/updates", "etc"] {
             try FileManager.default.createDirectory(atPath: "\(root)/\(directory)", withIntermediateDirectories: true)
         }
-        FileManager.default.createFile(atPath: "\(root)/var/lib/dpkg/status", contents: nil)
+        XCTAssertTrue(FileManager.default.createFile(atPath: "\(root)/var/lib/dpkg/status", contents: nil))
         func dpkg(_ arguments: [String]) throws -> TestSupport.Completed {
             let result = try TestSupport.run("/usr/bin/dpkg", ["--root=\(root)", "--log=\(scratch)/dpkg.log", "--force-script-chrootless",
                                                                "--force-depends", "--force-confold", "--no-triggers"] + arguments,
