@@ -94,10 +94,10 @@ struct StartupResult: Codable {
 }
 
 struct MemoryResult: Codable {
-    var idleEmptyRssKib: Int
-    var idleEmptyHwmKib: Int
-    var backlogMaxRssKib: Int
-    var backlogHwmKib: Int
+    var idleEmptyRssKib: Int?
+    var idleEmptyHwmKib: Int?
+    var backlogMaxRssKib: Int?
+    var backlogHwmKib: Int?
     var fillHwmKib: Int?
     var idleStoredRssKib: Int?
     var storedRecords: Int?
@@ -170,7 +170,9 @@ struct BenchReport: Codable {
                                  measured: String(format: "%.3f × (%.0f vs %.0f files/s)", ratio, b.steadyFilesPerSecond, f.filesPerSecond), met: ratio >= 0.5))
         }
         if let m = memory {
-            targets.append(.init(name: "RSS idle (empty store)", target: "≤ 25 MiB", measured: Self.mib(m.idleEmptyRssKib), met: m.idleEmptyRssKib <= 25 * 1024))
+            if let idle = m.idleEmptyRssKib {
+                targets.append(.init(name: "RSS idle (empty store)", target: "≤ 25 MiB", measured: Self.mib(idle), met: idle <= 25 * 1024))
+            }
             let peaks = [m.fillHwmKib, m.storedWorkingHwmKib].compactMap { $0 }
             if let peak = peaks.max(), let stored = m.storedRecords {
                 targets.append(.init(name: "peak RSS with \(Self.n(Double(stored))) records", target: "≤ 100 MiB",
@@ -236,8 +238,8 @@ struct BenchReport: Codable {
         if let h = historyLarge { batch("probe batch at \(Self.n(Double(h.storedBefore))) stored", h) }
         if let l = latencyStored { latency("drop→outbox, \(Self.n(Double(l.storedRecords))) stored", l) }
         if let m = memory {
-            lines.append(row(["RSS idle, empty store", Self.mib(m.idleEmptyRssKib), "VmHWM \(Self.mib(m.idleEmptyHwmKib))"], w))
-            lines.append(row(["RSS during backlog", "VmHWM \(Self.mib(m.backlogHwmKib))", "max sampled VmRSS \(Self.mib(m.backlogMaxRssKib))"], w))
+            if m.idleEmptyRssKib != nil { lines.append(row(["RSS idle, empty store", Self.mib(m.idleEmptyRssKib), "VmHWM \(Self.mib(m.idleEmptyHwmKib))"], w)) }
+            if m.backlogHwmKib != nil { lines.append(row(["RSS during backlog", "VmHWM \(Self.mib(m.backlogHwmKib))", "max sampled VmRSS \(Self.mib(m.backlogMaxRssKib))"], w)) }
             if let f = m.fillHwmKib { lines.append(row(["RSS filling to the target", "VmHWM \(Self.mib(f))", ""], w)) }
             if let i = m.idleStoredRssKib { lines.append(row(["RSS idle, restarted on \(Self.n(Double(m.storedRecords ?? 0))) stored", Self.mib(i), ""], w)) }
             if let p = m.storedWorkingHwmKib { lines.append(row(["RSS working with that store", "VmHWM \(Self.mib(p))", "after probe batch + latency probes"], w)) }

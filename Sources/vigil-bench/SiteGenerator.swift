@@ -334,6 +334,15 @@ struct SiteGenerator {
         return 1
     }
 
+    /// Records in a generated file, by its producer (for resuming on files already written).
+    static func countRecords(name: String, content: Data) -> Int {
+        let text = String(decoding: content, as: UTF8.self)
+        if name.hasSuffix(".hl7") { return text.components(separatedBy: "\rOBX|").count - 1 }
+        if name.hasSuffix(".csv") { return max(0, text.split(separator: "\r\n").filter { !$0.isEmpty }.count - 1) }
+        if name.hasSuffix(".json") { return text.components(separatedBy: #""type":"#).count - 1 }
+        return text.split(separator: "\n").filter { !$0.isEmpty }.count
+    }
+
     /// A latency probe: one fresh critical lactate (5.2 mmol/L) for a subject never seen before, so the
     /// file raises exactly one alert, and that alert is mailed.
     static func latencyProbe(index: Int, now: Date) -> (subject: String, content: [UInt8]) {

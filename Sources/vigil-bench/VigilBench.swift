@@ -11,10 +11,10 @@ struct VigilBench: ParsableCommand {
         commandName: "vigil-bench",
         abstract: "Benchmark the real vigild (next to this binary) on a synthetic trial site.",
         discussion: """
-            Phases: history probe at a small store; I/O floor; backlog dropped at start; latency probes at
-            light load; fill to --stored records; start-ups with the full store; probe batch and latency
-            probes with the full store. Everything happens under --scratch (removed unless --keep).
-            Needs a running systemd-journald (started when absent and run as root).
+            Phases: history probe at a small store; I/O floor; backlog dropped at start; latency probes at light load; \
+            fill to --stored records; start-ups with the full store; probe batch and latency probes with the full store. \
+            Everything happens under --scratch (removed unless --keep). Needs a running systemd-journald (started when \
+            absent and run as root). docs/BENCHMARKS.md describes each figure.
             """)
 
     @Flag(help: "Print the report as JSON on stdout (progress still goes to stderr).")
@@ -82,6 +82,17 @@ struct VigilBench: ParsableCommand {
 
     @Option(help: "Seconds without progress before a batch is declared stalled.")
     var stallTimeout = 600.0
+
+    @Option(help: ArgumentHelp(
+        "Resume an interrupted run on this kept root (SCRATCH/main of an earlier --keep run): its unprocessed inbox files are the rest of the fill.",
+        discussion: "Use with --fast-forward and --only fill,startup,stored."))
+    var existingRoot: String?
+
+    @Option(help: "With --existing-root: the generate calls the interrupted run made, as RECORDS:PER_FILE:PREFIX,... (e.g. 100000:100:b,899796:5000:f).")
+    var fastForward: String?
+
+    @Option(help: "A note to add to the report (repeatable).")
+    var note: [String] = []
 
     func run() throws {
         var bench = try Bench(options: self)
@@ -174,7 +185,7 @@ struct Bench {
     func writeConfig(root: String) throws -> String {
         var text = baseConfigText.replacingOccurrences(of: "./var/", with: "\(root)/var/")
         text = text.replacingOccurrences(of: "after_minutes: 30", with: "after_minutes: 1440")
-        let path = "\(root)/vigil.yaml"
+        let path = "\(root)/daemon.yaml"
         try makeDirectory(root)
         try text.write(toFile: path, atomically: true, encoding: .utf8)
         if let vigilctl {
@@ -385,6 +396,12 @@ struct Bench {
         if let note = try ensureJournald() { report.notes.append(note); progress(note) }
         report.notes.append("load average at start: \(loadAverage())")
         report.notes.append("vigild: \(vigild); configuration: the base configuration with every directory under the scratch directory and mail.escalation.after_minutes 1440 (no escalation burst during long runs)")
+        report.notes += o.note
+        if let existing = o.existingRoot {
+            try resume(root: existing)
+            finish()
+            return
+        }
 
         if phases.contains("history") { try historySmallPhase() }
 
@@ -405,13 +422,13 @@ struct Bench {
             progress(String(format: "I/O floor: %.0f files/s (with a commit-like fdatasync: %.0f files/s)", report.ioFloor!.filesPerSecond, report.ioFloor!.withCommitFilesPerSecond))
         }
 
-        var (daemon, startSeconds) = try startDaemon(root: root, config: config)
+        let (daemon, startSeconds) = try startDaemon(root: root, config: config)
         report.startupEmptyMilliseconds = startSeconds * 1000
         progress(String(format: "vigild pid %d ready in %.0f ms (empty store)", daemon.pid, startSeconds * 1000))
         _ = try waitControl(root)
         usleep(2_000_000)
         let idle = daemon.memory() ?? (0, 0)
-        var memory = MemoryResult(idleEmptyRssKib: idle.rss, idleEmptyHwmKib: idle.hwm, backlogMaxRssKib: 0, backlogHwmKib: 0)
+        var memory = MemoryResult(idleEmptyRssKib: idle.rss, idleEmptyHwmKib: idle.hwm)
 
         if phases.contains("backlog") {
             let result = try runBatch(label: "backlog", daemon: daemon, root: root, staging: "\(staging)/backlog", files: backlog.files)
@@ -423,70 +440,112 @@ struct Bench {
             report.latencyLight = try runLatency(label: "latency (light load)", daemon: daemon, root: root, count: probes)
         }
 
-        let needStore = phases.contains("fill") || phases.contains("startup") || phases.contains("stored")
-        if needStore, storedTarget > 0 {
-            let current = try waitControl(root).stored
-            if phases.contains("fill"), storedTarget > current {
-                progress("generating \(storedTarget - current) records to fill the store (\(o.fillFileRecords) per file)")
-                let fill = try generate(&site, records: storedTarget - current, perFile: o.fillFileRecords, prefix: "f", staging: "\(staging)/fill")
-                let result = try runBatch(label: "fill", daemon: daemon, root: root, staging: "\(staging)/fill", files: fill.files)
-                report.fill = result
-                memory.fillHwmKib = result.hwmKib
-                try? FileManager.default.removeItem(atPath: "\(staging)/fill")
-            }
-            let storedNow = try waitControl(root).stored
-            memory.storedRecords = storedNow
-            var stops: [Double] = [daemon.stop()]
-
-            if phases.contains("startup") || phases.contains("stored") {
-                var runs: [Double] = []
-                var cold: Double?
-                var coldNote: String?
-                if phases.contains("startup"), !o.noColdStart {
-                    if dropPageCache() {
-                        let (d, s) = try startDaemon(root: root, config: config)
-                        cold = s * 1000
-                        progress(String(format: "cold-cache start-up with %d stored: %.0f ms", storedNow, s * 1000))
-                        _ = try waitControl(root)
-                        stops.append(d.stop())
-                    } else {
-                        coldNote = "cannot write /proc/sys/vm/drop_caches (not root, or read-only /proc/sys)"
-                    }
-                }
-                let count = phases.contains("startup") ? startups : 1
-                for run in 0..<count {
-                    let (d, s) = try startDaemon(root: root, config: config)
-                    runs.append(s * 1000)
-                    progress(String(format: "start-up %d/%d with %d stored: %.0f ms", run + 1, count, storedNow, s * 1000))
-                    _ = try waitControl(root)
-                    daemon = d
-                    if run < count - 1 { stops.append(d.stop()) }
-                }
-                let sorted = runs.sorted()
-                let storeBytes = (try? waitControl(root).storeBytes) ?? 0
-                report.startup = StartupResult(
-                    storedRecords: storedNow, storeBytes: storeBytes, runsMilliseconds: runs, medianMilliseconds: percentile(sorted, 0.5),
-                    maxMilliseconds: sorted.last ?? .nan, coldMilliseconds: cold, coldNote: coldNote, stopSeconds: stops)
-                usleep(2_000_000)
-                memory.idleStoredRssKib = daemon.memory()?.rss
-
-                if phases.contains("stored") {
-                    let probe = try generate(&site, records: o.probeRecords, perFile: 100, prefix: "p", staging: "\(staging)/probe-large")
-                    report.historyLarge = try runBatch(label: "probe batch (large history)", daemon: daemon, root: root, staging: "\(staging)/probe-large", files: probe.files)
-                    report.latencyStored = try runLatency(label: "latency (full store)", daemon: daemon, root: root, count: probes)
-                    memory.storedWorkingHwmKib = daemon.memory()?.hwm
-                }
-                daemon.stop()
-            }
-        } else {
-            daemon.stop()
-        }
+        try storePhases(root: root, config: config, staging: staging, site: &site, daemon: daemon, memory: &memory)
         report.memory = memory
+        finish()
+    }
+
+    mutating func finish() {
         report.totalSeconds = monotonic() - began
         report.notes.append("load average at end: \(loadAverage())")
         report.judge(historyTolerance: 1.25)
-        if let path = o.jsonFile { try (report.json() + "\n").write(toFile: path, atomically: true, encoding: .utf8) }
+        if let path = o.jsonFile { try? (report.json() + "\n").write(toFile: path, atomically: true, encoding: .utf8) }
         if o.json { print(report.json()) } else { print(report.table()) }
+    }
+
+    /// Fill to the stored-records target, then start-ups, probe batch and latency with the full store.
+    mutating func storePhases(root: String, config: String, staging: String, site: inout SiteGenerator, daemon initial: DaemonProcess, memory: inout MemoryResult, preloaded: [(name: String, records: Int, bytes: Int)]? = nil) throws {
+        var daemon = initial
+        let needStore = phases.contains("fill") || phases.contains("startup") || phases.contains("stored")
+        guard needStore, storedTarget > 0 else {
+            daemon.stop()
+            return
+        }
+        if let preloaded, phases.contains("fill") {
+            let result = try runBatch(label: "fill (resumed)", daemon: daemon, root: root, staging: "\(staging)/resume", files: preloaded)
+            report.fill = result
+            memory.fillHwmKib = result.hwmKib
+        }
+        let current = try waitControl(root).stored
+        if preloaded == nil, phases.contains("fill"), storedTarget > current {
+            progress("generating \(storedTarget - current) records to fill the store (\(o.fillFileRecords) per file)")
+            let fill = try generate(&site, records: storedTarget - current, perFile: o.fillFileRecords, prefix: "f", staging: "\(staging)/fill")
+            let result = try runBatch(label: "fill", daemon: daemon, root: root, staging: "\(staging)/fill", files: fill.files)
+            report.fill = result
+            memory.fillHwmKib = result.hwmKib
+            try? FileManager.default.removeItem(atPath: "\(staging)/fill")
+        }
+        let storedNow = try waitControl(root).stored
+        memory.storedRecords = storedNow
+        var stops: [Double] = [daemon.stop()]
+        guard phases.contains("startup") || phases.contains("stored") else { return }
+        var runs: [Double] = []
+        var cold: Double?
+        var coldNote: String?
+        if phases.contains("startup"), !o.noColdStart {
+            if dropPageCache() {
+                let (d, s) = try startDaemon(root: root, config: config)
+                cold = s * 1000
+                progress(String(format: "cold-cache start-up with %d stored: %.0f ms", storedNow, s * 1000))
+                _ = try waitControl(root)
+                stops.append(d.stop())
+            } else {
+                coldNote = "cannot write /proc/sys/vm/drop_caches (not root, or read-only /proc/sys)"
+            }
+        }
+        let count = phases.contains("startup") ? startups : 1
+        for run in 0..<count {
+            let (d, s) = try startDaemon(root: root, config: config)
+            runs.append(s * 1000)
+            progress(String(format: "start-up %d/%d with %d stored: %.0f ms", run + 1, count, storedNow, s * 1000))
+            _ = try waitControl(root)
+            daemon = d
+            if run < count - 1 { stops.append(d.stop()) }
+        }
+        let sorted = runs.sorted()
+        let storeBytes = (try? waitControl(root).storeBytes) ?? 0
+        report.startup = StartupResult(
+            storedRecords: storedNow, storeBytes: storeBytes, runsMilliseconds: runs, medianMilliseconds: percentile(sorted, 0.5),
+            maxMilliseconds: sorted.last ?? .nan, coldMilliseconds: cold, coldNote: coldNote, stopSeconds: stops)
+        usleep(2_000_000)
+        memory.idleStoredRssKib = daemon.memory()?.rss
+        if phases.contains("stored") {
+            let probe = try generate(&site, records: o.probeRecords, perFile: 100, prefix: "p", staging: "\(staging)/probe-large")
+            report.historyLarge = try runBatch(label: "probe batch (large history)", daemon: daemon, root: root, staging: "\(staging)/probe-large", files: probe.files)
+            report.latencyStored = try runLatency(label: "latency (full store)", daemon: daemon, root: root, count: probes)
+            memory.storedWorkingHwmKib = daemon.memory()?.hwm
+        }
+        daemon.stop()
+    }
+
+    /// Resumes an interrupted run on a kept root: the files left in its inbox are the rest of the fill;
+    /// the generator is fast-forwarded through the calls the first run made, so the probe batch
+    /// continues the same site timeline (fresh record ids).
+    mutating func resume(root: String) throws {
+        let config = try writeConfig(root: root)
+        var site = SiteGenerator(subjects: o.subjects, seed: o.seed)
+        for call in (o.fastForward ?? "").split(separator: ",") {
+            let parts = call.split(separator: ":").map(String.init)
+            guard parts.count == 3, let records = Int(parts[0]), let perFile = Int(parts[1]) else { throw ValidationError("--fast-forward takes RECORDS:PER_FILE:PREFIX,...") }
+            site.generate(records: records, recordsPerFile: perFile, prefix: parts[2]) { _ in }
+        }
+        let staging = "\(scratch)/staging"
+        try makeDirectory("\(staging)/resume")
+        let inbox = "\(root)/var/inbox"
+        var files: [(name: String, records: Int, bytes: Int)] = []
+        for name in pendingNames(inbox).sorted() {
+            let data = try Data(contentsOf: URL(fileURLWithPath: "\(inbox)/\(name)"))
+            guard rename("\(inbox)/\(name)", "\(staging)/resume/\(name)") == 0 else { throw BenchError("cannot move \(name) aside") }
+            files.append((name, SiteGenerator.countRecords(name: name, content: data), data.count))
+        }
+        progress("resuming on \(root): \(files.count) unprocessed files, \(files.reduce(0) { $0 + $1.records }) records")
+        let (daemon, s) = try startDaemon(root: root, config: config)
+        progress(String(format: "vigild pid %d ready in %.0f ms", daemon.pid, s * 1000))
+        _ = try waitControl(root)
+        var memory = MemoryResult()
+        probeIndex = max(probeIndex, 5_000)  // the first run's probe subjects are in the store already
+        try storePhases(root: root, config: config, staging: staging, site: &site, daemon: daemon, memory: &memory, preloaded: files.isEmpty ? nil : files)
+        report.memory = memory
     }
 
     /// The small-history side of the cost-vs-history figure: a separate store filled with
