@@ -225,8 +225,8 @@ public struct ClinicalSignals: Sendable {
         if let cutoff = rules.crpAbove, let crp = s.current("crp"), let value = crp.value.number, value > cutoff {
             found.append(Evidence(label: "CRP", value: "\(crp.value) mg/L (> \(ObservationValue.format(cutoff)))", time: crp.time, record: crp.record))
         }
-        if let pattern = try? Regex(rules.infectionTermPattern) {
-            for ae in adverseEvents where (try? pattern.firstMatch(in: ae.term)) != nil {
+        if let pattern = CompiledPatterns.pattern(rules.infectionTermPattern) {
+            for ae in adverseEvents where pattern.matches(in: ae.term) {
                 let outcome = ae.outcome?.lowercased() ?? ""
                 guard !outcome.hasPrefix("recovered") && !outcome.hasPrefix("resolved"), (ae.onsetTime ?? s.asOf) <= s.asOf else { continue }
                 found.append(Evidence(label: "adverse event", value: ae.term, time: ae.onsetTime, record: ae.id))

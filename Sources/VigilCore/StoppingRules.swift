@@ -70,7 +70,7 @@ public struct HaltRule: Sendable, Equatable, Codable {
     public func matches(_ ae: AdverseEvent, infusion: Date?) -> Bool {
         if !terms.isEmpty || termPattern != nil {
             let byList = terms.contains { $0.caseInsensitiveCompare(ae.term) == .orderedSame || $0 == ae.meddraPT }
-            let byPattern = termPattern.flatMap { try? Regex($0) }.map { (try? $0.firstMatch(in: ae.term)) != nil } ?? false
+            let byPattern = termPattern.flatMap(CompiledPatterns.pattern).map { $0.matches(in: ae.term) } ?? false
             guard byList || byPattern else { return false }
         }
         if let minimumGrade, (ae.grade ?? 0) < minimumGrade { return false }

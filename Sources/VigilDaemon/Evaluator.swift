@@ -16,14 +16,17 @@ struct Evaluator {
     func evaluate(_ applied: [Record], in tx: StoreTransaction) throws -> [Alert] {
         var alerts: [Alert] = []
         let bySubject = Dictionary(grouping: applied, by: \.subject)
+        let signals = signals
         for subject in bySubject.keys.sorted() {
             let times = Set(bySubject[subject]!.compactMap { record -> Date? in
                 if case .observation(let o) = record { return o.time }
                 if case .event(let e) = record { return e.time }
                 return nil
             }).sorted()
+            guard !times.isEmpty else { continue }
+            var progress = try SubjectProgress(subject: subject, in: tx)
             for time in times {
-                alerts += try evaluate(subject: subject, asOf: time, in: tx)
+                alerts += try evaluate(&progress, asOf: time, signals: signals, in: tx)
             }
         }
         for record in applied {
@@ -35,27 +38,54 @@ struct Evaluator {
         return alerts
     }
 
-    func snapshot(subject: String, asOf: Date, inputs: SubjectInputs) -> SubjectSnapshot {
-        let enrolment = inputs.events.last { $0.kind == "enrolment" }?.attributes ?? [:]
-        return SubjectSnapshot(
-            subject: subject, asOf: asOf, latest: inputs.latest, freshness: configuration.clinical.freshness, enrolment: enrolment,
-            infusionTime: inputs.events.first { $0.kind == "infusion" }?.time, hypercapnic: configuration.hypercapnicSubjects.contains(subject))
+    /// What one subject's evaluations in a file share: its adverse events and events (all of them,
+    /// whatever the moment), its SOFA baseline and its signal states, read once and carried from one
+    /// time point to the next; only what changes is written back.
+    struct SubjectProgress {
+        let subject: String
+        let adverseEvents: [AdverseEvent]
+        let events: [ClinicalEvent]
+        var baseline: SOFABaseline?
+        var states: [String: SignalState]
+
+        init(subject: String, in tx: StoreTransaction) throws {
+            self.subject = subject
+            (adverseEvents, events) = try tx.subjectHistory(subject: subject)
+            baseline = try tx.fact(SOFABaseline.self, subject: subject, key: "sofa_baseline")
+            states = try tx.signalStates(subject: subject)
+        }
     }
 
-    func evaluate(subject: String, asOf: Date, in tx: StoreTransaction) throws -> [Alert] {
-        let inputs = try tx.subjectInputs(subject: subject, asOf: asOf)
-        let snapshot = snapshot(subject: subject, asOf: asOf, inputs: inputs)
+    func snapshot(subject: String, asOf: Date, inputs: SubjectInputs) -> SubjectSnapshot {
+        snapshot(subject: subject, asOf: asOf, latest: inputs.latest, events: inputs.events)
+    }
+
+    func snapshot(subject: String, asOf: Date, latest: [String: TimedValue], events: [ClinicalEvent]) -> SubjectSnapshot {
+        let enrolment = events.last { $0.kind == "enrolment" }?.attributes ?? [:]
+        return SubjectSnapshot(
+            subject: subject, asOf: asOf, latest: latest, freshness: configuration.clinical.freshness, enrolment: enrolment,
+            infusionTime: events.first { $0.kind == "infusion" }?.time, hypercapnic: configuration.hypercapnicSubjects.contains(subject))
+    }
+
+    func evaluate(_ progress: inout SubjectProgress, asOf: Date, signals: ClinicalSignals, in tx: StoreTransaction) throws -> [Alert] {
+        let subject = progress.subject
+        let snapshot = snapshot(subject: subject, asOf: asOf, latest: try tx.latestValues(subject: subject, asOf: asOf), events: progress.events)
         let sofa = SOFAScore.evaluate(snapshot)
-        let baseline = SOFABaseline.update(try tx.fact(SOFABaseline.self, subject: subject, key: "sofa_baseline"), total: sofa.total, asOf: asOf)
-        try tx.saveFact(baseline, subject: subject, key: "sofa_baseline")
-        let signals = signals
-        let infection = signals.suspectedInfection(snapshot, adverseEvents: inputs.adverseEvents)
+        let baseline = SOFABaseline.update(progress.baseline, total: sofa.total, asOf: asOf)
+        if baseline != progress.baseline {
+            try tx.saveFact(baseline, subject: subject, key: "sofa_baseline")
+            progress.baseline = baseline
+        }
+        let infection = signals.suspectedInfection(snapshot, adverseEvents: progress.adverseEvents)
         var alerts: [Alert] = []
         for reading in signals.readings(snapshot, sofaBaseline: baseline.value, infection: infection) {
-            let previous = try tx.signalState(rule: reading.rule, subject: subject)
+            let previous = progress.states[reading.rule]
             guard let outcome = SignalEngine.advance(reading, previous: previous, trial: configuration.trial.id, now: now,
                                                      holdDown: configuration.clinical.holdDown) else { continue }
-            try tx.saveSignalState(outcome.state)
+            if outcome.state != previous {
+                try tx.saveSignalState(outcome.state)
+                progress.states[reading.rule] = outcome.state
+            }
             if let alert = outcome.alert {
                 let closes = alert.phase == .resolved ? previous?.alertID : nil
                 let reopens = alert.phase == .reentered ? outcome.state.alertID : nil

@@ -117,12 +117,13 @@ public final class FileProcessor: Sendable {
                         applied.append(located.record)
                     }
                 }
-                for id in try tx.retract(parsed.retractions, at: now) {
+                let retracted = try tx.retract(parsed.retractions, at: now)
+                for id in retracted {
                     logger.notice("\(Self.printable(name)): record \(id) withdrawn by its sender; kept for audit, no longer current")
                 }
                 let evaluator = Evaluator(configuration: configuration, now: now)
                 _ = try evaluator.evaluate(applied, in: tx)
-                _ = try TrialMonitor(configuration: configuration, now: now).evaluate(applied: applied, in: tx)
+                _ = try TrialMonitor(configuration: configuration, now: now).evaluate(applied: applied, fullPass: !retracted.isEmpty, in: tx)
                 if !parsed.errors.isEmpty {
                     try tx.record(evaluator.dataQualityAlert(fileName: name, triggerKey: sha, errors: parsed.errors, applied: applied.count))
                 }
@@ -194,7 +195,7 @@ public final class FileProcessor: Sendable {
         let configuration = state.configuration
         do {
             let raised = try store.transaction { tx in
-                try TrialMonitor(configuration: configuration, now: clock()).evaluate(applied: [], in: tx)
+                try TrialMonitor(configuration: configuration, now: clock()).evaluate(applied: [], fullPass: true, in: tx)
             }
             if !raised.isEmpty { emitter.deliverPending() }
         } catch {

@@ -37,7 +37,8 @@ public struct Replay {
                     applied.append(record)
                 }
                 _ = try Evaluator(configuration: candidate, now: batch.receivedAt).evaluate(applied, in: tx)
-                _ = try TrialMonitor(configuration: candidate, now: batch.receivedAt).evaluate(applied: applied, in: tx)
+                // Full pass: a replay has no timer, so each batch stands in for the time that passed before it.
+                _ = try TrialMonitor(configuration: candidate, now: batch.receivedAt).evaluate(applied: applied, fullPass: true, in: tx)
             }
         }
         let before = try snapshot.metricInputs(infectionTerm: current.clinical.infectionTermPattern)

@@ -12,9 +12,22 @@ struct TrialMonitor {
 
     var stopping: StoppingConfiguration { configuration.stopping }
 
-    /// New or amended adverse events: immediate-halt rules and SUSAR clocks; then the monitoring rules.
-    func evaluate(applied: [Record], in tx: StoreTransaction) throws -> [Alert] {
+    /// New or amended adverse events: immediate-halt rules and SUSAR clocks; then the monitoring rules
+    /// and the SUSAR reminders. The monitoring rules read every subject's infusion and adverse events,
+    /// so they run only when `applied` holds an adverse event or an infusion, or when `fullPass` says
+    /// something else may have moved them (the timer, withdrawn records, a replay): files of vitals and
+    /// labs, nearly all of the traffic, cannot change them, and the 5 s timer catches what time alone
+    /// changes (a subject reaching Day 10).
+    func evaluate(applied: [Record], fullPass: Bool, in tx: StoreTransaction) throws -> [Alert] {
         var alerts: [Alert] = []
+        let touchesTrial = applied.contains { record in
+            switch record {
+            case .adverseEvent: true
+            case .event(let event): event.kind == "infusion"
+            case .observation: false
+            }
+        }
+        guard touchesTrial || fullPass else { return try clockReminders(in: tx) }
         let infusions = try tx.infusions()
         for record in applied {
             guard case .adverseEvent(let ae) = record else { continue }
@@ -28,7 +41,7 @@ struct TrialMonitor {
                 try tx.startClock(clock)
             }
         }
-        alerts += try monitoring(in: tx)
+        alerts += try monitoring(infusions: infusions, in: tx)
         alerts += try clockReminders(in: tx)
         return alerts
     }
@@ -63,9 +76,9 @@ struct TrialMonitor {
     }
 
     /// Bayesian and count rules on the subjects evaluable now.
-    func monitoring(in tx: StoreTransaction) throws -> [Alert] {
+    func monitoring(infusions: [String: Date], in tx: StoreTransaction) throws -> [Alert] {
         let toxicity = stopping.toxicity
-        let evaluable = toxicity.evaluable(infusions: try tx.infusions(), adverseEvents: try tx.allAdverseEvents(), now: now)
+        let evaluable = toxicity.evaluable(infusions: infusions, adverseEvents: try tx.allAdverseEvents(), now: now)
         guard let decision = toxicity.stopDecision(evaluable) else { return [] }
         let toxic = evaluable.filter { $0.toxicity != nil }
         let evidence = evaluable.map { Evidence(label: $0.subject, value: $0.toxicity.map { "toxicity \($0)" } ?? "no toxicity by Day \(Int(toxicity.windowDays))", time: $0.evaluableAt, record: $0.toxicity) }

@@ -1,4 +1,5 @@
 import Foundation
+import VigilCore
 
 /// Site settings every parser needs: which subject ids are acceptable, how to read local times,
 /// how external codes map to Vigil's, and how HL7 identifies subjects and locations.
@@ -6,7 +7,7 @@ public struct IngestOptions: Sendable {
     /// Pattern a trial subject id must match in full; anything else (a name, a birth date, a
     /// hospital number) is refused so no patient identifier enters Vigil.
     public let subjectPattern: String
-    private let subjectRegex: ImmutableRegex
+    private let subjectRegex: CompiledPatterns.Pattern
     /// Zone used for a time written without an offset.
     public let siteTimeZone: TimeZone
     public let mapping: CodeMapping
@@ -15,7 +16,7 @@ public struct IngestOptions: Sendable {
     /// Fails when `subjectPattern` or an HL7 pattern is not a valid regular expression.
     public init(subjectPattern: String, siteTimeZone: TimeZone, mapping: CodeMapping = CodeMapping(), hl7: HL7Options = HL7Options()) throws {
         self.subjectPattern = subjectPattern
-        self.subjectRegex = ImmutableRegex(try Regex(subjectPattern))
+        self.subjectRegex = try CompiledPatterns.compile(subjectPattern)
         self.siteTimeZone = siteTimeZone
         self.mapping = mapping
         self.hl7 = hl7
@@ -24,7 +25,7 @@ public struct IngestOptions: Sendable {
 
     /// True when `subject` matches the configured pattern in full.
     public func isValidSubject(_ subject: String) -> Bool {
-        (try? subjectRegex.regex.wholeMatch(in: subject)) != nil
+        subjectRegex.matchesWhole(subject)
     }
 }
 
@@ -48,18 +49,9 @@ public struct HL7Options: Sendable, Equatable {
         self.icuLocationPattern = icuLocationPattern
     }
 
-    func compiledICUPattern() throws -> ImmutableRegex { ImmutableRegex(try Regex(icuLocationPattern)) }
+    func compiledICUPattern() throws -> CompiledPatterns.Pattern { try CompiledPatterns.compile(icuLocationPattern) }
 
     func isICU(_ location: String) -> Bool {
-        guard let regex = try? compiledICUPattern() else { return false }
-        return (try? regex.regex.firstMatch(in: location)) != nil
+        CompiledPatterns.pattern(icuLocationPattern)?.matches(in: location) ?? false
     }
-}
-
-/// A compiled pattern shared across tasks. `Regex` is an immutable value whose matching does not
-/// mutate it, but the standard library does not mark `Regex<AnyRegexOutput>` Sendable yet.
-struct ImmutableRegex: @unchecked Sendable {
-    let regex: Regex<AnyRegexOutput>
-
-    init(_ regex: Regex<AnyRegexOutput>) { self.regex = regex }
 }

@@ -20,22 +20,18 @@ public struct StoreTransaction {
     public func apply(_ record: VigilCore.Record, fileSHA256: String, at time: Date) throws -> RecordApplication {
         let payload = Digest.canonicalJSON(record)
         let hash = Digest.sha256Hex(payload)
-        var code: String?
-        var value: Double?
-        if case .observation(let o) = record {
-            code = o.code
-            value = o.value.number
-        }
-        let existing = try Row.fetchOne(db, sql: "SELECT content_hash, payload, revision FROM records WHERE id = ?", arguments: [record.id])
-        let arguments: StatementArguments = [
-            record.id, record.typeName, record.subject, record.time?.timeIntervalSince1970, code, value, hash, payload,
-            fileSHA256, time.timeIntervalSince1970,
-        ]
+        let columns = EvaluationColumns(record)
+        let existing = try Row.fetchOne(
+            db.cachedStatement(sql: "SELECT content_hash, payload, revision FROM records WHERE id = ?"), arguments: [record.id])
         guard let existing else {
-            try db.execute(sql: """
-                INSERT INTO records (id, type, subject, time, code, value, content_hash, payload, file_sha256, applied_at, revision)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)
-                """, arguments: arguments)
+            try db.cachedStatement(sql: """
+                INSERT INTO records (id, type, subject, time, code, value, value_kind, value_text, low, high, content_hash, payload,
+                                     file_sha256, applied_at, revision)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)
+                """).execute(arguments: [
+                    record.id, record.typeName, record.subject, record.time?.timeIntervalSince1970, columns.code, columns.value,
+                    columns.kind, columns.text, columns.low, columns.high, hash, payload, fileSHA256, time.timeIntervalSince1970,
+                ])
             return .new
         }
         let previousHash: String = existing["content_hash"]
@@ -46,13 +42,41 @@ public struct StoreTransaction {
             VALUES (?, ?, ?, ?, ?, ?)
             """, arguments: [record.id, revision, previousHash, existing["payload"] as Data, fileSHA256, time.timeIntervalSince1970])
         try db.execute(sql: """
-            UPDATE records SET type = ?, subject = ?, time = ?, code = ?, value = ?, content_hash = ?, payload = ?,
-                file_sha256 = ?, applied_at = ?, revision = ?, retracted_at = NULL WHERE id = ?
+            UPDATE records SET type = ?, subject = ?, time = ?, code = ?, value = ?, value_kind = ?, value_text = ?, low = ?, high = ?,
+                content_hash = ?, payload = ?, file_sha256 = ?, applied_at = ?, revision = ?, retracted_at = NULL WHERE id = ?
             """, arguments: [
-                record.typeName, record.subject, record.time?.timeIntervalSince1970, code, value, hash, payload,
-                fileSHA256, time.timeIntervalSince1970, revision, record.id,
+                record.typeName, record.subject, record.time?.timeIntervalSince1970, columns.code, columns.value, columns.kind,
+                columns.text, columns.low, columns.high, hash, payload, fileSHA256, time.timeIntervalSince1970, revision, record.id,
             ])
         return .amended(revision: revision)
+    }
+
+    /// The parts of an observation evaluation reads, stored beside the payload (store v8).
+    struct EvaluationColumns {
+        var code: String?
+        var value: Double?
+        var kind: String?
+        var text: String?
+        var low: Double?
+        var high: Double?
+
+        init(_ record: VigilCore.Record) {
+            guard case .observation(let o) = record else { return }
+            code = o.code
+            low = o.low
+            high = o.high
+            switch o.value {
+            case .number(let number):
+                kind = "number"
+                value = number
+            case .text(let string):
+                kind = "text"
+                text = string
+            case .flag(let flag):
+                kind = "flag"
+                text = flag ? "true" : "false"
+            }
+        }
     }
 
     /// Marks records withdrawn by their sender; returns the ids that were present and not yet withdrawn.
@@ -66,26 +90,36 @@ public struct StoreTransaction {
     }
 
     public func signalState(rule: String, subject: String) throws -> SignalState? {
-        guard let data = try Data.fetchOne(db, sql: "SELECT payload FROM signal_state WHERE rule = ? AND subject = ?", arguments: [rule, subject]) else {
+        guard let data = try Data.fetchOne(
+            db.cachedStatement(sql: "SELECT payload FROM signal_state WHERE rule = ? AND subject = ?"), arguments: [rule, subject]) else {
             return nil
         }
         return try Self.decoder.decode(SignalState.self, from: data)
     }
 
+    /// Every rule's state for one subject, by rule: one read where evaluation used to make one per rule.
+    public func signalStates(subject: String) throws -> [String: SignalState] {
+        var states: [String: SignalState] = [:]
+        for data in try Data.fetchAll(db.cachedStatement(sql: "SELECT payload FROM signal_state WHERE subject = ?"), arguments: [subject]) {
+            let state = try Self.decoder.decode(SignalState.self, from: data)
+            states[state.rule] = state
+        }
+        return states
+    }
+
     public func saveSignalState(_ state: SignalState) throws {
-        try db.execute(
-            sql: "INSERT OR REPLACE INTO signal_state (rule, subject, payload) VALUES (?, ?, ?)",
-            arguments: [state.rule, state.subject, try Self.encoder.encode(state)])
+        try db.cachedStatement(sql: "INSERT OR REPLACE INTO signal_state (rule, subject, payload) VALUES (?, ?, ?)")
+            .execute(arguments: [state.rule, state.subject, try Self.encoder.encode(state)])
     }
 
     /// Adds an alert to the ledger; an id already there is left alone (a replay). Returns true when new.
     /// A `resolved` entry also closes the alert that opened the episode; a `reentered` one opens it again.
     @discardableResult
     public func record(_ alert: Alert, closing opened: String? = nil, reopening episode: String? = nil) throws -> Bool {
-        try db.execute(sql: """
+        try db.cachedStatement(sql: """
             INSERT OR IGNORE INTO alerts (id, rule, phase, severity, subject, raised_at, payload)
             VALUES (?, ?, ?, ?, ?, ?, ?)
-            """, arguments: [
+            """).execute(arguments: [
                 alert.id, alert.rule, alert.phase.rawValue, alert.severity.rawValue, alert.subject,
                 alert.raisedAt.timeIntervalSince1970, try Self.encoder.encode(alert),
             ])

@@ -19,7 +19,7 @@ enum SubjectQueries {
     }()
 
     static func fact<T: Decodable>(_ db: Database, _ type: T.Type, subject: String, key: String) throws -> T? {
-        guard let data = try Data.fetchOne(db, sql: "SELECT payload FROM subject_facts WHERE subject = ? AND key = ?", arguments: [subject, key]) else { return nil }
+        guard let data = try Data.fetchOne(db.cachedStatement(sql: "SELECT payload FROM subject_facts WHERE subject = ? AND key = ?"), arguments: [subject, key]) else { return nil }
         return try StoreTransaction.decoder.decode(type, from: data)
     }
 
@@ -27,25 +27,48 @@ enum SubjectQueries {
     static let observationCodes = CanonicalCodes.all.keys.sorted()
 
     static func inputs(_ db: Database, subject: String, asOf: Date) throws -> SubjectInputs {
+        let history = try history(db, subject: subject)
+        return SubjectInputs(latest: try latest(db, subject: subject, asOf: asOf), adverseEvents: history.adverseEvents, events: history.events)
+    }
+
+    /// Newest non-withdrawn value of each code at or before `asOf`.
+    static func latest(_ db: Database, subject: String, asOf: Date) throws -> [String: TimedValue] {
         let t = asOf.timeIntervalSince1970
         var latest: [String: TimedValue] = [:]
         // One indexed lookup per code (records_by_subject_code_time, newest first): the cost of an
         // evaluation does not grow with the subject's history. Among equal times the last applied wins.
+        // The value comes from the v8 columns; a row applied before v8 has none and is decoded instead.
         let newest = try db.cachedStatement(sql: """
-            SELECT payload FROM records INDEXED BY records_by_subject_code_time
+            SELECT id, time, value, value_kind, value_text, low, high, payload FROM records INDEXED BY records_by_subject_code_time
             WHERE subject = ? AND code = ? AND type = 'observation' AND retracted_at IS NULL AND time <= ?
             ORDER BY time DESC, rowid DESC LIMIT 1
             """)
         for code in observationCodes {
-            guard let data = try Data.fetchOne(newest, arguments: [subject, code, t]) else { continue }
-            guard case .observation(let o) = try decoder.decode(Record.self, from: data) else { continue }
-            latest[o.code] = TimedValue(value: o.value, time: o.time, record: o.id, low: o.low, high: o.high)
+            guard let row = try Row.fetchOne(newest, arguments: [subject, code, t]) else { continue }
+            let value: ObservationValue?
+            switch row["value_kind"] as String? {
+            case "number": value = (row["value"] as Double?).map(ObservationValue.number)
+            case "text": value = (row["value_text"] as String?).map(ObservationValue.text)
+            case "flag": value = (row["value_text"] as String?).map { .flag($0 == "true") }
+            default: value = nil
+            }
+            if let value, let time = row["time"] as Double? {
+                latest[code] = TimedValue(value: value, time: Date(timeIntervalSince1970: time), record: row["id"],
+                                          low: row["low"], high: row["high"])
+            } else if case .observation(let o) = try decoder.decode(Record.self, from: row["payload"] as Data) {
+                latest[o.code] = TimedValue(value: o.value, time: o.time, record: o.id, low: o.low, high: o.high)
+            }
         }
+        return latest
+    }
+
+    /// A subject's adverse events and events, oldest first (all of them: they do not depend on the moment).
+    static func history(_ db: Database, subject: String) throws -> (adverseEvents: [AdverseEvent], events: [ClinicalEvent]) {
         var adverseEvents: [AdverseEvent] = []
         var events: [ClinicalEvent] = []
-        for data in try Data.fetchAll(db, sql: """
+        for data in try Data.fetchAll(db.cachedStatement(sql: """
             SELECT payload FROM records WHERE subject = ? AND code IS NULL AND type IN ('adverse_event', 'event') AND retracted_at IS NULL ORDER BY time, rowid
-            """, arguments: [subject])
+            """), arguments: [subject])
         {
             switch try decoder.decode(Record.self, from: data) {
             case .adverseEvent(let ae): adverseEvents.append(ae)
@@ -53,7 +76,7 @@ enum SubjectQueries {
             case .observation: break
             }
         }
-        return SubjectInputs(latest: latest, adverseEvents: adverseEvents, events: events)
+        return (adverseEvents, events)
     }
 }
 
@@ -62,14 +85,25 @@ extension StoreTransaction {
         try SubjectQueries.inputs(db, subject: subject, asOf: asOf)
     }
 
+    /// Newest non-withdrawn value of each code at or before `asOf`.
+    public func latestValues(subject: String, asOf: Date) throws -> [String: TimedValue] {
+        try SubjectQueries.latest(db, subject: subject, asOf: asOf)
+    }
+
+    /// The subject's adverse events and events; they do not depend on the moment, so evaluation reads
+    /// them once per subject and file, not once per time point.
+    public func subjectHistory(subject: String) throws -> (adverseEvents: [AdverseEvent], events: [ClinicalEvent]) {
+        try SubjectQueries.history(db, subject: subject)
+    }
+
     /// A per-subject fact kept between evaluations (such as the SOFA baseline), as JSON.
     public func fact<T: Decodable>(_ type: T.Type, subject: String, key: String) throws -> T? {
         try SubjectQueries.fact(db, type, subject: subject, key: key)
     }
 
     public func saveFact(_ value: some Encodable, subject: String, key: String) throws {
-        try db.execute(sql: "INSERT OR REPLACE INTO subject_facts (subject, key, payload) VALUES (?, ?, ?)",
-                       arguments: [subject, key, try Self.encoder.encode(value)])
+        try db.cachedStatement(sql: "INSERT OR REPLACE INTO subject_facts (subject, key, payload) VALUES (?, ?, ?)")
+            .execute(arguments: [subject, key, try Self.encoder.encode(value)])
     }
 
     /// How many distinct events of `kind` the trial has recorded (endpoint counts such as ICU transfers).

@@ -137,6 +137,22 @@ public final class VigilStore: Sendable {
                 CREATE INDEX alerts_by_rule_subject ON alerts(rule, subject, raised_at);
                 """)
         }
+        migrator.registerMigration("v8-evaluation-columns") { db in
+            // What evaluation reads of an observation, as columns, so that reading a subject's newest
+            // values decodes no JSON. Rows applied before v8 keep NULL in `value_kind` and are read from
+            // their payload, so nothing is rewritten at upgrade.
+            // The trial-level pass reads all adverse events and events: partial indexes of just those
+            // rows keep it from scanning every observation of the trial.
+            try db.execute(sql: """
+                ALTER TABLE records ADD COLUMN value_kind TEXT;     -- number | text | flag (observations)
+                ALTER TABLE records ADD COLUMN value_text TEXT;     -- text value, or 'true' / 'false' for a flag
+                ALTER TABLE records ADD COLUMN low REAL;
+                ALTER TABLE records ADD COLUMN high REAL;
+                CREATE INDEX records_adverse_events ON records(time) WHERE type = 'adverse_event';
+                CREATE INDEX records_events ON records(time) WHERE type = 'event';
+                CREATE INDEX signal_state_by_subject ON signal_state(subject);
+                """)
+        }
         return migrator
     }
 
