@@ -13,6 +13,7 @@ let package = Package(
         .executable(name: "vigil-bench", targets: ["vigil-bench"]),
         // For the fuzz targets in Fuzz/ (docs/FUZZING.md), which depend on this package by path.
         .library(name: "VigilIngest", targets: ["VigilIngest"]),
+        .library(name: "VigilConfig", targets: ["VigilConfig"]),
         .library(name: "VigilDaemon", targets: ["VigilDaemon"]),
     ],
     dependencies: [
@@ -38,11 +39,19 @@ let package = Package(
             pkgConfig: "libsystemd",
             providers: [.apt(["libsystemd-dev"])]),
         .target(name: "VigilSystemd", dependencies: ["CSystemd"], swiftSettings: strict),
+        /// The site configuration (`vigil.yaml`: loading, validation, `ingestOptions()`) and the
+        /// control-socket request grammar (`ControlRequest`, `ControlReply`): what the daemon and its
+        /// tools read from operators, with no store, journal or service machinery. Kept apart from
+        /// VigilDaemon so the fuzz targets (Fuzz/) build without GRDB, libsystemd, swift-log or
+        /// swift-service-lifecycle.
+        .target(
+            name: "VigilConfig",
+            dependencies: ["VigilCore", "VigilIngest", .product(name: "Yams", package: "Yams")],
+            swiftSettings: strict),
         .target(
             name: "VigilDaemon",
             dependencies: [
-                "VigilCore", "VigilIngest", "VigilStore", "VigilSystemd",
-                .product(name: "Yams", package: "Yams"),
+                "VigilCore", "VigilIngest", "VigilConfig", "VigilStore", "VigilSystemd",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -55,7 +64,7 @@ let package = Package(
             swiftSettings: strict),
         .executableTarget(
             name: "vigilctl",
-            dependencies: ["VigilDaemon", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["VigilConfig", "VigilDaemon", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: strict),
         .executableTarget(
             name: "vigil-bench",
@@ -66,7 +75,7 @@ let package = Package(
         .testTarget(name: "VigilIngestTests", dependencies: ["VigilIngest"], swiftSettings: strict),
         .testTarget(name: "VigilStoreTests", dependencies: ["VigilStore"], swiftSettings: strict),
         .testTarget(name: "VigilSystemdTests", dependencies: ["VigilSystemd", "VigilTestSupport"], swiftSettings: strict),
-        .testTarget(name: "VigilDaemonTests", dependencies: ["VigilDaemon", "VigilTestSupport", .product(name: "Logging", package: "swift-log")], swiftSettings: strict),
+        .testTarget(name: "VigilDaemonTests", dependencies: ["VigilConfig", "VigilDaemon", "VigilTestSupport", .product(name: "Logging", package: "swift-log")], swiftSettings: strict),
         .testTarget(
             name: "IntegrationTests",
             dependencies: ["VigilCore", "VigilDaemon", "VigilTestSupport", "vigild", "vigilctl"],

@@ -1,4 +1,5 @@
 import Foundation
+import VigilConfig
 import VigilCore
 
 /// Renders an alert as an RFC 5322 message (MIME, UTF-8, quoted-printable body) for the outbox.

@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import VigilConfig
 import VigilCore
 import VigilStore
 import VigilSystemd

@@ -2,39 +2,9 @@ import Foundation
 import VigilCore
 import VigilStore
 
-/// The JSON documents exchanged over the control socket; `vigilctl` decodes the same types.
-public enum ControlReply {
-    public static let encoder: JSONEncoder = {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        encoder.dateEncodingStrategy = .iso8601
-        encoder.keyEncodingStrategy = .convertToSnakeCase
-        return encoder
-    }()
-
-    public static let decoder: JSONDecoder = {
-        let decoder = JSONDecoder()
-        decoder.dateDecodingStrategy = .iso8601
-        decoder.keyDecodingStrategy = .convertFromSnakeCase
-        return decoder
-    }()
-
-    /// Encodes a successful reply body as one line.
-    public static func ok(_ body: some Encodable) -> String {
-        guard let data = try? encoder.encode(body) else { return error("cannot encode the reply") }
-        return String(decoding: data, as: UTF8.self)
-    }
-
-    public static func error(_ message: String) -> String {
-        ok(ErrorReply(ok: false, error: message))
-    }
-}
-
-/// A refused or failed request.
-public struct ErrorReply: Codable, Sendable {
-    public var ok: Bool
-    public var error: String
-}
+// The JSON documents exchanged over the control socket; `vigilctl` decodes the same types.
+// `ControlReply` (encoder, decoder, error reply) and `ErrorReply` are in VigilConfig, next to
+// `ControlRequest`, so the control-socket fuzz target can check replies without building the daemon.
 
 /// Reply to `ping`.
 public struct PingReply: Codable, Sendable {

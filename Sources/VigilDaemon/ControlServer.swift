@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import Synchronization
+import VigilConfig
 
 /// Who is on the other end of a control connection (`SO_PEERCRED`), for access checks and the
 /// "who acknowledged" record.
@@ -13,8 +14,6 @@ public struct PeerCredentials: Sendable, Equatable {
 /// The Unix control socket of DESIGN.md §3.4: one request line in, one JSON line out. It runs on
 /// threads of its own, so a busy pipeline never delays a reply to the on-call person.
 public final class ControlServer: Sendable {
-    /// Longest request line accepted; longer requests are refused without being read further.
-    public static let maxRequestBytes = 4096
     /// A client that does not finish its line in this time is disconnected.
     public static let clientTimeoutSeconds = 5
     /// Connections served at once (a thread each); beyond it a client gets a "busy" reply at once,
@@ -173,9 +172,9 @@ public final class ControlServer: Sendable {
                 data.removeSubrange(newline...)
                 break
             }
-            if data.count > maxRequestBytes { return .failure(ReadFailure("request longer than \(maxRequestBytes) bytes")) }
+            if data.count > ControlRequest.maxBytes { return .failure(ReadFailure("request longer than \(ControlRequest.maxBytes) bytes")) }
         }
-        guard data.count <= maxRequestBytes else { return .failure(ReadFailure("request longer than \(maxRequestBytes) bytes")) }
+        guard data.count <= ControlRequest.maxBytes else { return .failure(ReadFailure("request longer than \(ControlRequest.maxBytes) bytes")) }
         guard let line = String(validating: data, as: UTF8.self) else { return .failure(ReadFailure("request is not UTF-8")) }
         return .success(line.trimmingCharacters(in: .whitespacesAndNewlines))
     }

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import ServiceLifecycle
 import UnixSignals
+import VigilConfig
 import VigilCore
 import VigilStore
 import VigilSystemd

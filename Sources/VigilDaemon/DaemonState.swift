@@ -1,5 +1,6 @@
 import Foundation
 import Synchronization
+import VigilConfig
 
 /// The daemon's shared, changing state: the live configuration (replaced on reload), what the
 /// pipeline is doing, and why the daemon is degraded, read by the control socket and the watchdog.

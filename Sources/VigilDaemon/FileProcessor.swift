@@ -2,6 +2,7 @@ import Foundation
 import Glibc
 import Logging
 import Synchronization
+import VigilConfig
 import VigilCore
 import VigilIngest
 import VigilStore

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import VigilConfig
 import VigilCore
 import VigilStore
 

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import VigilConfig
 import VigilDaemon
 
 /// `vigilctl`: the on-call person's view of a running `vigild`, through its control socket.

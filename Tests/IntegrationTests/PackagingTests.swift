@@ -278,7 +278,7 @@ final class PackagingTests: XCTestCase {
         }
         XCTAssertTrue(flatConfigPage.contains("limits.settle_seconds (number 0–3600, default 0)"))
         XCTAssertTrue(flatConfigPage.contains("rules.hold_down_minutes (number 0–10080, default 120)"))
-        let reader = try String(contentsOfFile: "\(Self.repository)/Sources/VigilDaemon/Configuration.swift", encoding: .utf8)
+        let reader = try String(contentsOfFile: "\(Self.repository)/Sources/VigilConfig/Configuration.swift", encoding: .utf8)
         for list in reader.matches(of: /allowed: \[([^\]]*)\]/) {
             for name in String(list.output.1).matches(of: /"([a-z_0-9]+)"/).map({ String($0.output.1) }) {
                 XCTAssertTrue(Self.mentions(configPage, name), "vigil.yaml(5) does not mention the key \(name) that Configuration.swift accepts")

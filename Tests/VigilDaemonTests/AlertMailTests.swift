@@ -1,4 +1,5 @@
 import XCTest
+import VigilConfig
 import VigilCore
 @testable import VigilDaemon
 

@@ -1,4 +1,5 @@
 import Foundation
+import VigilConfig
 import VigilIngest
 import XCTest
 @testable import VigilDaemon

@@ -1,4 +1,5 @@
 import Foundation
+import VigilConfig
 import XCTest
 @testable import VigilDaemon
 
@@ -115,7 +116,7 @@ final class ControlRequestTests: XCTestCase {
         XCTAssertEqual(try ControlRequest.decode(bytes: Array("status\nignored after the newline".utf8)).get(), "status")
         XCTAssertEqual(try ControlRequest.decode(bytes: Array("alerts all".utf8)).get(), "alerts all", "end of stream ends the line")
         XCTAssertEqual(try ControlRequest.decode(bytes: []).get(), "")
-        let limit = ControlServer.maxRequestBytes
+        let limit = ControlRequest.maxBytes
         XCTAssertEqual(try ControlRequest.decode(bytes: Array(repeating: 0x20, count: limit) + [0x0A]).get(), "")
         XCTAssertEqual(ControlRequest.decode(bytes: Array(repeating: 0x20, count: limit + 1)),
                        .failure(ControlRequestError(command: nil, message: "request longer than 4096 bytes")))

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import Synchronization
+import VigilConfig
 import VigilCore
 import VigilStore
 import VigilSystemd

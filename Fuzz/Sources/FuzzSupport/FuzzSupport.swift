@@ -2,8 +2,8 @@ import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
+import VigilConfig
 import VigilCore
-import VigilDaemon
 import VigilIngest
 
 /// What the fuzz targets share: the site settings the parsers run with, and the checks every

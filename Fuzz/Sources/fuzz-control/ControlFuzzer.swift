@@ -1,6 +1,6 @@
 import Foundation
 import FuzzSupport
-import VigilDaemon
+import VigilConfig
 
 /// Control-socket requests: the bytes a client sends through `ControlRequest.decode(bytes:)` (what
 /// the server does before handling a line), then `ControlRequest.parse`, and the error reply encoded.

@@ -37,6 +37,10 @@ public enum ControlRequest: Equatable, Sendable {
     /// Longest silence, in minutes.
     public static let maxSilenceMinutes = 7.0 * 24 * 60
 
+    /// Longest request line accepted, in bytes (without the newline); `ControlServer` refuses longer
+    /// requests without reading them further.
+    public static let maxBytes = 4096
+
     /// The command word as the client types it.
     public var command: String {
         switch self {
@@ -130,11 +134,11 @@ public enum ControlRequest: Equatable, Sendable {
 
     /// What the control server does to the bytes a client sent before a line is parsed: the request
     /// ends at the first newline (or at the end of the bytes), may be at most
-    /// `ControlServer.maxRequestBytes` long, must be UTF-8, and is trimmed of white space.
+    /// `maxBytes` long, must be UTF-8, and is trimmed of white space.
     public static func decode(bytes: [UInt8]) -> Result<String, ControlRequestError> {
         let end = bytes.firstIndex(of: 0x0A) ?? bytes.endIndex
-        guard end <= ControlServer.maxRequestBytes else {
-            return .failure(ControlRequestError(command: nil, message: "request longer than \(ControlServer.maxRequestBytes) bytes"))
+        guard end <= maxBytes else {
+            return .failure(ControlRequestError(command: nil, message: "request longer than \(maxBytes) bytes"))
         }
         guard let line = String(validating: bytes[..<end], as: UTF8.self) else {
             return .failure(ControlRequestError(command: nil, message: "request is not UTF-8"))
