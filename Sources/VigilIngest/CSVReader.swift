@@ -51,7 +51,7 @@ public struct CSVReader: Sendable {
         }
         func endRow() {
             endField()
-            if !(fields.count == 1 && fields[0].trimmingCharacters(in: .whitespaces).isEmpty) {
+            if !(fields.count == 1 && fields[0].trimmingSpaces().isEmpty) {
                 rows.append(Row(line: rowLine, fields: fields))
             }
             fields.removeAll(keepingCapacity: true)

@@ -34,7 +34,7 @@ struct FieldReader {
             if required { fail(key, nil, "missing field '\(key)'", expected: "a text value") }
             return nil
         }
-        guard let text = raw as? String, !text.trimmingCharacters(in: .whitespaces).isEmpty else {
+        guard let text = raw as? String, !text.trimmingSpaces().isEmpty else {
             fail(key, raw, "'\(key)' must be a non-empty text", expected: "a text value")
             return nil
         }

@@ -104,13 +104,13 @@ struct HL7Segment: Sendable {
         let source = repetition ?? repetitions(n).first ?? ""
         let parts = source.split(separator: encoding.component, omittingEmptySubsequences: false)
         guard c - 1 < parts.count else { return nil }
-        let text = encoding.unescape(String(parts[c - 1])).trimmingCharacters(in: .whitespaces)
+        let text = encoding.unescape(String(parts[c - 1])).trimmingSpaces()
         return text.isEmpty ? nil : text
     }
 
     /// The whole field n (first repetition), unescaped, components kept with their separator.
     func value(_ n: Int) -> String? {
-        let text = encoding.unescape(repetitions(n).first ?? "").trimmingCharacters(in: .whitespaces)
+        let text = encoding.unescape(repetitions(n).first ?? "").trimmingSpaces()
         return text.isEmpty ? nil : text
     }
 }
@@ -121,7 +121,7 @@ enum HL7Time {
 
     /// The instant, whether it had an offset, and how precise it was (number of digits before any fraction).
     static func parse(_ text: String, zone: TimeZone) -> (date: Date, hadOffset: Bool, digits: Int)? {
-        var body = Substring(text.trimmingCharacters(in: .whitespaces))
+        var body = Substring(text.trimmingSpaces())
         var offset: Int?
         if let signIndex = body.lastIndex(where: { $0 == "+" || $0 == "-" }), signIndex != body.startIndex {
             let zoneText = body[body.index(after: signIndex)...]

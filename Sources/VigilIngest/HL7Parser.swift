@@ -26,7 +26,7 @@ public struct HL7Parser: Sendable {
             return ParseResult(errors: [RecordError(segment: 1, error: "file is neither UTF-8 nor declared ISO 8859-1 (MSH-18)", expected: "UTF-8 text")])
         }
         let lines = text.split(whereSeparator: { $0 == "\r" || $0 == "\n" || $0 == "\r\n" })
-            .map { String($0).trimmingCharacters(in: .whitespaces) }
+            .map { String($0).trimmingSpaces() }
             .filter { !$0.isEmpty }
 
         var result = ParseResult()
@@ -276,7 +276,7 @@ struct HL7MessageReader {
 
     /// "0.5-2.2", "<5", ">3.5", "3.5 - 5.0".
     static func referenceRange(_ text: String) -> (low: Double?, high: Double?)? {
-        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        let trimmed = text.trimmingSpaces()
         if trimmed.hasPrefix("<") { return CanonicalCodes.parseNumber(String(trimmed.drop { "<=".contains($0) })).map { (nil, $0) } }
         if trimmed.hasPrefix(">") { return CanonicalCodes.parseNumber(String(trimmed.drop { ">=".contains($0) })).map { ($0, nil) } }
         let body = trimmed.hasPrefix("-") ? trimmed.dropFirst() : Substring(trimmed)

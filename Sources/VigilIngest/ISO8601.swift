@@ -11,7 +11,7 @@ public enum ISO8601 {
 
     /// Parses `text`; a value without offset is placed in `zone`. Returns nil when not ISO 8601.
     public static func parse(_ text: String, zone: TimeZone) -> Parsed? {
-        let chars = Array(text.trimmingCharacters(in: .whitespaces).utf8)
+        let chars = Array(text.trimmingSpaces().utf8)
         var index = 0
         func digits(_ count: Int) -> Int? {
             guard index + count <= chars.count else { return nil }
@@ -85,7 +85,7 @@ public enum ISO8601 {
     /// Accepts a partial date (`2026`, `2026-11`) or a full one and returns the earliest instant it
     /// can mean in `zone`; a partial date keeps its precision in the record's text.
     public static func parsePartialDate(_ text: String, zone: TimeZone) -> Date? {
-        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        let trimmed = text.trimmingSpaces()
         let parts = trimmed.split(separator: "-", omittingEmptySubsequences: false)
         if parts.count <= 2, parts.allSatisfy({ !$0.isEmpty && $0.allSatisfy(\.isNumber) }), parts[0].count == 4 {
             let padded = parts.count == 1 ? trimmed + "-01-01" : trimmed + "-01"

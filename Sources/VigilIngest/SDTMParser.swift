@@ -26,7 +26,7 @@ public struct SDTMParser: Sendable {
         guard let header = reader.rows.first else {
             return ParseResult(errors: [RecordError(line: 1, error: "file holds no header", expected: "an SDTM header row")])
         }
-        let columns = header.fields.map { $0.trimmingCharacters(in: .whitespaces).uppercased() }
+        let columns = header.fields.map { $0.trimmingSpaces().uppercased() }
         let domain: String
         if let declared = Self.domainMarkers.first(where: { columns.contains($0.column) })?.domain {
             domain = declared
@@ -74,7 +74,7 @@ struct SDTMRow {
     /// The trimmed value of a column, nil when the column is absent or the cell empty.
     func value(_ column: String) -> String? {
         guard let index = columns.firstIndex(of: column), index < row.fields.count else { return nil }
-        let text = row.fields[index].trimmingCharacters(in: .whitespacesAndNewlines)
+        let text = row.fields[index].trimmingSpacesAndNewlines()
         return text.isEmpty ? nil : text
     }
 
@@ -166,7 +166,7 @@ struct SDTMRow {
         var rawValue = raw
         if let first = raw.first, "<>".contains(first) {
             comparator = String(raw.prefix { "<>=".contains($0) })
-            rawValue = String(raw.dropFirst(comparator!.count)).trimmingCharacters(in: .whitespaces)
+            rawValue = String(raw.dropFirst(comparator!.count)).trimmingSpaces()
         }
         let observed: ObservationValue = CanonicalCodes.parseNumber(rawValue).map(ObservationValue.number) ?? .text(rawValue)
         do {
@@ -233,7 +233,7 @@ struct SDTMRow {
         let onset = dateTime("AESTDTC", requireTime: false)
         var grade: Int?
         if let text = value("AETOXGR") {
-            let digits = text.uppercased().replacingOccurrences(of: "GRADE", with: "").trimmingCharacters(in: .whitespaces)
+            let digits = text.uppercased().replacingOccurrences(of: "GRADE", with: "").trimmingSpaces()
             if let g = Int(digits), (1...5).contains(g) { grade = g } else { fail("AETOXGR", text, "not a CTCAE grade", expected: "1 to 5") }
         }
         var serious = Self.seriousnessColumns.compactMap { flag($0.column) == true ? $0.criterion : nil }

@@ -31,33 +31,44 @@ enum SubjectQueries {
         return SubjectInputs(latest: try latest(db, subject: subject, asOf: asOf), adverseEvents: history.adverseEvents, events: history.events)
     }
 
-    /// Newest non-withdrawn value of each code at or before `asOf`.
+    /// One statement asking for the newest row of every code: a UNION ALL of one indexed lookup per
+    /// code (records_by_subject_code_time, newest first), so the cost of an evaluation does not grow with
+    /// the subject's history, and SQLite and GRDB are entered once per evaluation, not once per code.
+    /// Among equal times the last applied wins.
+    static let newestPerCodeSQL = observationCodes.map { code in
+        """
+        SELECT * FROM (SELECT code, id, time, value, value_kind, value_text, low, high, rowid AS row
+            FROM records INDEXED BY records_by_subject_code_time
+            WHERE subject = :subject AND code = '\(code)' AND type = 'observation' AND retracted_at IS NULL AND time <= :asOf
+            ORDER BY time DESC, rowid DESC LIMIT 1)
+        """
+    }.joined(separator: "\nUNION ALL\n")
+
+    /// Newest non-withdrawn value of each code at or before `asOf`. The value comes from the v8
+    /// columns; a row applied before v8 has none and its payload is decoded instead.
     static func latest(_ db: Database, subject: String, asOf: Date) throws -> [String: TimedValue] {
-        let t = asOf.timeIntervalSince1970
         var latest: [String: TimedValue] = [:]
-        // One indexed lookup per code (records_by_subject_code_time, newest first): the cost of an
-        // evaluation does not grow with the subject's history. Among equal times the last applied wins.
-        // The value comes from the v8 columns; a row applied before v8 has none and is decoded instead.
-        let newest = try db.cachedStatement(sql: """
-            SELECT id, time, value, value_kind, value_text, low, high, payload FROM records INDEXED BY records_by_subject_code_time
-            WHERE subject = ? AND code = ? AND type = 'observation' AND retracted_at IS NULL AND time <= ?
-            ORDER BY time DESC, rowid DESC LIMIT 1
-            """)
-        for code in observationCodes {
-            guard let row = try Row.fetchOne(newest, arguments: [subject, code, t]) else { continue }
+        var legacyRows: [Int64] = []
+        let rows = try Row.fetchCursor(db.cachedStatement(sql: newestPerCodeSQL), arguments: ["subject": subject, "asOf": asOf.timeIntervalSince1970])
+        while let row = try rows.next() {
+            // Columns by position (the order of the SELECT above): no name lookup per value.
             let value: ObservationValue?
-            switch row["value_kind"] as String? {
-            case "number": value = (row["value"] as Double?).map(ObservationValue.number)
-            case "text": value = (row["value_text"] as String?).map(ObservationValue.text)
-            case "flag": value = (row["value_text"] as String?).map { .flag($0 == "true") }
+            switch row[4] as String? {
+            case "number": value = (row[3] as Double?).map(ObservationValue.number)
+            case "text": value = (row[5] as String?).map(ObservationValue.text)
+            case "flag": value = (row[5] as String?).map { .flag($0 == "true") }
             default: value = nil
             }
-            if let value, let time = row["time"] as Double? {
-                latest[code] = TimedValue(value: value, time: Date(timeIntervalSince1970: time), record: row["id"],
-                                          low: row["low"], high: row["high"])
-            } else if case .observation(let o) = try decoder.decode(Record.self, from: row["payload"] as Data) {
-                latest[o.code] = TimedValue(value: o.value, time: o.time, record: o.id, low: o.low, high: o.high)
+            if let value, let time = row[2] as Double? {
+                latest[row[0]] = TimedValue(value: value, time: Date(timeIntervalSince1970: time), record: row[1], low: row[6], high: row[7])
+            } else {
+                legacyRows.append(row[8])
             }
+        }
+        for rowid in legacyRows {
+            guard let data = try Data.fetchOne(db.cachedStatement(sql: "SELECT payload FROM records WHERE rowid = ?"), arguments: [rowid]),
+                  case .observation(let o) = try decoder.decode(Record.self, from: data) else { continue }
+            latest[o.code] = TimedValue(value: o.value, time: o.time, record: o.id, low: o.low, high: o.high)
         }
         return latest
     }
