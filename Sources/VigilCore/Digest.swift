@@ -20,7 +20,7 @@ public enum Digest {
     public static func canonicalJSON(_ record: Record) -> Data {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        encoder.dateEncodingStrategy = .iso8601
+        encoder.dateEncodingStrategy = ISO8601Coding.encodingStrategy
         // Encoding plain value types cannot fail; a failure here is a programming error.
         return (try? encoder.encode(record)) ?? Data()
     }

@@ -23,6 +23,14 @@ public enum ObservationValue: Sendable, Equatable, Codable, CustomStringConverti
     /// Short decimal text without trailing zeros, so alerts read "4.5", not "4.500000".
     public static func format(_ value: Double) -> String {
         if value == value.rounded(), abs(value) < 1e12 { return String(Int64(value)) }
+        // The shortest text that reads back as this value, when it has at most 3 decimals and no
+        // exponent, is what "%.3f" gives once its trailing zeros are cut: the value lies within half a
+        // unit in the last place of that text, far from any rounding boundary of the third decimal.
+        // It costs a fraction of String(format:), which goes through NSString.
+        let shortest = value.description
+        if let point = shortest.firstIndex(of: "."), !shortest.contains("e"), shortest.distance(from: point, to: shortest.endIndex) <= 4 {
+            return shortest
+        }
         var text = String(format: "%.3f", value)
         while text.hasSuffix("0") { text.removeLast() }
         if text.hasSuffix(".") { text.removeLast() }

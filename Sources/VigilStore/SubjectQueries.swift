@@ -14,7 +14,7 @@ public struct SubjectInputs: Sendable, Equatable {
 enum SubjectQueries {
     static let decoder: JSONDecoder = {
         let decoder = JSONDecoder()
-        decoder.dateDecodingStrategy = .iso8601
+        decoder.dateDecodingStrategy = ISO8601Coding.decodingStrategy
         return decoder
     }()
 
