@@ -13,15 +13,17 @@ public enum Digest {
     public static func sha256Hex(_ text: String) -> String { sha256Hex(Data(text.utf8)) }
 
     /// Stable content hash of a record: sorted-key JSON, so the same content always hashes the same.
-    public static func contentHash(of record: Record) -> String {
-        sha256Hex(canonicalJSON(record))
+    public static func contentHash(of record: Record) throws -> String {
+        sha256Hex(try canonicalJSON(record))
     }
 
-    public static func canonicalJSON(_ record: Record) -> Data {
+    /// The record as sorted-key JSON: its stored payload and the input of its content hash. Throws for
+    /// a value JSON cannot hold (a non-finite number); the parsers refuse those, so a throw here means
+    /// a parser let one through, and the file fails loudly instead of storing an empty payload.
+    public static func canonicalJSON(_ record: Record) throws -> Data {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         encoder.dateEncodingStrategy = ISO8601Coding.encodingStrategy
-        // Encoding plain value types cannot fail; a failure here is a programming error.
-        return (try? encoder.encode(record)) ?? Data()
+        return try encoder.encode(record)
     }
 }

@@ -10,7 +10,11 @@ public enum CheckReport {
         for located in result.records {
             let place = located.line.map { "line \($0)" } ?? located.segment.map { "segment \($0)" } ?? "-"
             if json {
-                lines.append(String(decoding: Digest.canonicalJSON(located.record), as: UTF8.self))
+                guard let json = try? Digest.canonicalJSON(located.record) else {
+                    lines.append("error: \(file): \(place): record \(located.record.id) cannot be written as JSON (a non-finite number)")
+                    continue
+                }
+                lines.append(String(decoding: json, as: UTF8.self))
                 continue
             }
             lines.append("\(place): " + describe(located.record, zone: zone))

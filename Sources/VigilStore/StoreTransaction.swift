@@ -18,7 +18,7 @@ public struct StoreTransaction {
 
     /// Inserts a record, or recognises it as unchanged or as an amendment of the stored version.
     public func apply(_ record: VigilCore.Record, fileSHA256: String, at time: Date) throws -> RecordApplication {
-        let payload = Digest.canonicalJSON(record)
+        let payload = try Digest.canonicalJSON(record)
         let hash = Digest.sha256Hex(payload)
         let columns = EvaluationColumns(record)
         let existing = try Row.fetchOne(

@@ -26,11 +26,12 @@ final class AlertTests: XCTestCase {
         XCTAssertTrue(Severity.warning < .critical && Severity.critical < .halt)
     }
 
-    func testContentHashIgnoresNothingAndIsStable() {
+    func testContentHashIgnoresNothingAndIsStable() throws {
         let o = Observation(id: "A", subject: "LYS-01-001", time: Date(timeIntervalSince1970: 0), code: "lactate", value: .number(2), unit: "mmol/L")
         var changed = o
         changed.value = .number(2.1)
-        XCTAssertEqual(Digest.contentHash(of: .observation(o)), Digest.contentHash(of: .observation(o)))
-        XCTAssertNotEqual(Digest.contentHash(of: .observation(o)), Digest.contentHash(of: .observation(changed)))
+        XCTAssertEqual(try Digest.contentHash(of: .observation(o)), try Digest.contentHash(of: .observation(o)))
+        XCTAssertNotEqual(try Digest.contentHash(of: .observation(o)), try Digest.contentHash(of: .observation(changed)))
+        XCTAssertThrowsError(try Digest.canonicalJSON(.observation(Observation(id: "n", subject: "LYS-01-001", time: o.time, code: "lactate", value: .number(.nan), unit: "mmol/L"))))
     }
 }

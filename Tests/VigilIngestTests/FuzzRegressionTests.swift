@@ -54,7 +54,7 @@ final class FuzzRegressionTests: XCTestCase {
         let fine = JSONRecordParser(options: options).parse(Data(line.replacingOccurrences(of: "-1e308", with: "95").utf8))
         XCTAssertEqual(fine.errors, [])
         XCTAssertEqual(fine.records.count, 1)
-        for record in fine.records { XCTAssertFalse(Digest.canonicalJSON(record.record).isEmpty) }
+        for record in fine.records { XCTAssertNoThrow(try Digest.canonicalJSON(record.record)) }
     }
 
     func testSDTMReferenceLimitOverflowingItsConversionIsRefused() {

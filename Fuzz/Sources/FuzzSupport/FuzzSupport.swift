@@ -55,7 +55,7 @@ public enum FuzzSupport {
         for located in result.records {
             let record = located.record
             require(options.isValidSubject(record.subject), "record \(record.id): subject '\(record.subject)' is not a trial subject id")
-            require(!Digest.canonicalJSON(record).isEmpty, "record \(record.id) cannot be encoded: \(record)")
+            require((try? Digest.canonicalJSON(record)) != nil, "record \(record.id) cannot be encoded: \(record)")
         }
         for error in result.errors {
             require(error[keyPath: location].map { $0 >= 1 } == true, "error without a location: \(error)")
