@@ -157,31 +157,25 @@ public final class ControlServer: Sendable {
         return credentials
     }
 
-    static func readLine(_ fd: Int32) -> Result<String, ReadFailure> {
+    /// Reads the client's request up to its first newline (or the end of the stream), stopping early
+    /// once more than `ControlRequest.maxBytes` bytes arrived without one, and hands the bytes to
+    /// `ControlRequest.decode(bytes:)` for the length, UTF-8 and trimming rules. Fails with the reply
+    /// text when the socket read fails or the client is too slow.
+    static func readLine(_ fd: Int32) -> Result<String, ControlRequestError> {
         var data = [UInt8]()
         var chunk = [UInt8](repeating: 0, count: 1024)
         while true {
             let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
             if n < 0 {
                 if errno == EINTR { continue }
-                return .failure(ReadFailure(errno == EAGAIN ? "request not completed within \(clientTimeoutSeconds) s" : "read failed"))
+                let message = errno == EAGAIN ? "request not completed within \(clientTimeoutSeconds) s" : "read failed"
+                return .failure(ControlRequestError(command: nil, message: message))
             }
             if n == 0 { break }
             data.append(contentsOf: chunk[0..<n])
-            if let newline = data.firstIndex(of: 0x0A) {
-                data.removeSubrange(newline...)
-                break
-            }
-            if data.count > ControlRequest.maxBytes { return .failure(ReadFailure("request longer than \(ControlRequest.maxBytes) bytes")) }
+            // decode(bytes:) ends the line at the newline and refuses more than maxBytes before it.
+            if chunk[0..<n].contains(0x0A) || data.count > ControlRequest.maxBytes { break }
         }
-        guard data.count <= ControlRequest.maxBytes else { return .failure(ReadFailure("request longer than \(ControlRequest.maxBytes) bytes")) }
-        guard let line = String(validating: data, as: UTF8.self) else { return .failure(ReadFailure("request is not UTF-8")) }
-        return .success(line.trimmingCharacters(in: .whitespacesAndNewlines))
-    }
-
-    /// Why a request could not be read.
-    struct ReadFailure: Error {
-        let message: String
-        init(_ message: String) { self.message = message }
+        return ControlRequest.decode(bytes: data)
     }
 }

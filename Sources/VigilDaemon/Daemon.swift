@@ -157,18 +157,12 @@ struct IngestService: Service {
 
 /// Files waiting for their size and modification time to stop changing (`limits.settle_seconds`).
 struct SettlingFiles {
-    private struct Stamp: Equatable {
-        var size: Int64
-        var seconds: Int
-        var nanoseconds: Int
-    }
+    private var waiting: [String: (stamp: FileStamp, since: Date)] = [:]
 
-    private var waiting: [String: (stamp: Stamp, since: Date)] = [:]
-
-    private static func stamp(_ name: String, inbox: String) -> Stamp? {
+    private static func stamp(_ name: String, inbox: String) -> FileStamp? {
         var info = stat()
         guard lstat("\(inbox)/\(name)", &info) == 0 else { return nil }
-        return Stamp(size: Int64(info.st_size), seconds: info.st_mtim.tv_sec, nanoseconds: info.st_mtim.tv_nsec)
+        return FileStamp(info)
     }
 
     /// Starts (or restarts) the wait for `name`.

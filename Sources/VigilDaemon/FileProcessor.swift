@@ -143,8 +143,7 @@ public final class FileProcessor: Sendable {
 
         emitter.deliverPending()
         var current = stat()
-        if lstat(path, &current) == 0, current.st_ino == info.st_ino,
-           current.st_size != info.st_size || current.st_mtim.tv_sec != info.st_mtim.tv_sec || current.st_mtim.tv_nsec != info.st_mtim.tv_nsec {
+        if lstat(path, &current) == 0, current.st_ino == info.st_ino, FileStamp(current) != FileStamp(info) {
             // Written to after it was read: what was read is applied (and idempotent by record id), so the
             // file stays in the inbox and is read whole again once stable, instead of being archived
             // while its producer still holds it open.
@@ -314,16 +313,19 @@ public final class FileProcessor: Sendable {
         let fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
         guard fd >= 0 else { throw DurableFile.Failure(operation: "open", path: path, code: errno) }
         defer { close(fd) }
-        var before = stat()
-        guard fstat(fd, &before) == 0 else { throw DurableFile.Failure(operation: "fstat", path: path, code: errno) }
+        let before = try stamp(fd, path: path)
         let data = try readAll(fd, path: path, limit: limit)
-        var after = stat()
-        guard fstat(fd, &after) == 0 else { throw DurableFile.Failure(operation: "fstat", path: path, code: errno) }
-        if after.st_size != before.st_size || Int(after.st_size) != data.count
-            || after.st_mtim.tv_sec != before.st_mtim.tv_sec || after.st_mtim.tv_nsec != before.st_mtim.tv_nsec {
-            throw FileChangedWhileRead(detail: "changed (\(before.st_size) → \(after.st_size) bytes)")
+        let after = try stamp(fd, path: path)
+        if after != before || after.size != Int64(data.count) {
+            throw FileChangedWhileRead(detail: "changed (\(before.size) → \(after.size) bytes)")
         }
         return data
+    }
+
+    private static func stamp(_ fd: Int32, path: String) throws -> FileStamp {
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { throw DurableFile.Failure(operation: "fstat", path: path, code: errno) }
+        return FileStamp(info)
     }
 
     private static func readAll(_ fd: Int32, path: String, limit: Int) throws -> Data {

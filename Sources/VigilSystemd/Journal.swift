@@ -73,7 +73,9 @@ public final class JournalWriter: Sendable {
         return failure == nil
     }
 
-    /// Whether a journald process is listening on the journal socket right now.
+    /// Whether a journald process is listening on the journal socket right now: a connect() to
+    /// `socketPath`, not a look at the file (which outlives a killed journald). The test support's
+    /// `ensureJournald()` uses it too.
     public static var isListening: Bool { listenerFailure() == nil }
 
     /// Why nothing listens on the journal socket, or nil when journald accepts connections. The socket

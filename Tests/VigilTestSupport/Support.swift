@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import VigilSystemd
 
 /// Helpers the test targets share: scratch directories, a real journald, running real binaries,
 /// a notify socket standing in for the service manager, and polling with a deadline.
@@ -14,8 +15,9 @@ public enum TestSupport {
     /// Makes sure a real systemd-journald is listening, starting `/lib/systemd/systemd-journald` when
     /// none runs (CI machines have no systemd as PID 1). Throws when it cannot be had.
     public static func ensureJournald() throws {
-        let socket = "/run/systemd/journal/socket"
-        if FileManager.default.fileExists(atPath: socket), journalAnswers() { return }
+        // A connect() probe: the socket file stays behind when journald is killed (as at the end of
+        // a session), so only a connection tells a live journald from a dead one.
+        if JournalWriter.isListening { return }
         guard getuid() == 0 else {
             throw Failure("no systemd-journald is running and only root can start one; run the tests as root or on a systemd machine")
         }
@@ -24,23 +26,9 @@ public enum TestSupport {
         journald.standardOutput = FileHandle.nullDevice
         journald.standardError = FileHandle.nullDevice
         try journald.run()
-        guard waitUntil(timeout: 10, { FileManager.default.fileExists(atPath: socket) && journalAnswers() }) else {
-            throw Failure("started systemd-journald but its socket did not appear at \(socket)")
+        guard waitUntil(timeout: 10, { JournalWriter.isListening }) else {
+            throw Failure("started systemd-journald but its socket did not appear at \(JournalWriter.socketPath)")
         }
-    }
-
-    /// Whether journald accepts connections on its socket. The socket file stays behind when journald
-    /// is killed (as at the end of a session), so only a connect() tells a live journald from a dead one.
-    static func journalAnswers() -> Bool {
-        let fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
-        guard fd >= 0 else { return false }
-        defer { close(fd) }
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: "/run/systemd/journal/socket".utf8) }
-        return withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-        } == 0
     }
 
     /// Reads back journal entries matching `match` (e.g. "VIGIL_TRIAL=X") as field dictionaries.
