@@ -84,8 +84,7 @@ struct Evaluator {
             guard let outcome = SignalEngine.advance(reading, previous: previous, trial: configuration.trial.id, now: now,
                                                      holdDown: configuration.clinical.holdDown) else { continue }
             if outcome.state != previous {
-                try tx.saveSignalState(outcome.state)
-                progress.states[reading.rule] = outcome.state
+                progress.states[reading.rule] = try tx.saveSignalState(outcome.state)
             }
             if let alert = outcome.alert {
                 let closes = alert.phase == .resolved ? previous?.alertID : nil

@@ -15,6 +15,8 @@ public enum RecordApplication: Sendable, Equatable {
 /// The operations available inside one write transaction (see `VigilStore.transaction`).
 public struct StoreTransaction {
     let db: Database
+    /// This transaction's side of the evaluation cache.
+    let scope: TransactionScope
 
     /// Inserts a record, or recognises it as unchanged or as an amendment of the stored version.
     public func apply(_ record: VigilCore.Record, fileSHA256: String, at time: Date) throws -> RecordApplication {
@@ -32,6 +34,7 @@ public struct StoreTransaction {
                     record.id, record.typeName, record.subject, record.time?.timeIntervalSince1970, columns.code, columns.value,
                     columns.kind, columns.text, columns.low, columns.high, hash, payload, fileSHA256, time.timeIntervalSince1970,
                 ])
+            if record.typeName != "observation" { scope.historyChanged(subject: record.subject) }
             return .new
         }
         let previousHash: String = existing["content_hash"]
@@ -48,6 +51,8 @@ public struct StoreTransaction {
                 record.typeName, record.subject, record.time?.timeIntervalSince1970, columns.code, columns.value, columns.kind,
                 columns.text, columns.low, columns.high, hash, payload, fileSHA256, time.timeIntervalSince1970, revision, record.id,
             ])
+        // An amendment may change the record's type or subject: any subject's history may have changed.
+        scope.historiesChanged()
         return .amended(revision: revision)
     }
 
@@ -86,19 +91,21 @@ public struct StoreTransaction {
             try db.execute(sql: "UPDATE records SET retracted_at = ? WHERE id = ? AND retracted_at IS NULL", arguments: [time.timeIntervalSince1970, id])
             if db.changesCount > 0 { retracted.append(id) }
         }
+        if !retracted.isEmpty { scope.historiesChanged() }
         return retracted
     }
 
     public func signalState(rule: String, subject: String) throws -> SignalState? {
-        guard let data = try Data.fetchOne(
-            db.cachedStatement(sql: "SELECT payload FROM signal_state WHERE rule = ? AND subject = ?"), arguments: [rule, subject]) else {
-            return nil
-        }
-        return try Self.decoder.decode(SignalState.self, from: data)
+        try signalStates(subject: subject)[rule]
     }
 
-    /// Every rule's state for one subject, by rule: one read where evaluation used to make one per rule.
+    /// Every rule's state for one subject, by rule, as this transaction sees them: from the evaluation
+    /// cache when the subject is in it, else read and decoded once.
     public func signalStates(subject: String) throws -> [String: SignalState] {
+        try scope.states(subject: subject) { try storedSignalStates(subject: subject) }
+    }
+
+    func storedSignalStates(subject: String) throws -> [String: SignalState] {
         var states: [String: SignalState] = [:]
         for data in try Data.fetchAll(db.cachedStatement(sql: "SELECT payload FROM signal_state WHERE subject = ?"), arguments: [subject]) {
             let state = try Self.decoder.decode(SignalState.self, from: data)
@@ -107,9 +114,18 @@ public struct StoreTransaction {
         return states
     }
 
-    public func saveSignalState(_ state: SignalState) throws {
+    /// Writes a rule's state and returns it as stored: JSON keeps whole seconds, so a state kept in
+    /// memory must be the one a later read of the database would give, or evaluation after a restart
+    /// (or a replay) could differ from evaluation with a warm cache.
+    @discardableResult
+    public func saveSignalState(_ state: SignalState) throws -> SignalState {
+        let payload = try Self.encoder.encode(state)
         try db.cachedStatement(sql: "INSERT OR REPLACE INTO signal_state (rule, subject, payload) VALUES (?, ?, ?)")
-            .execute(arguments: [state.rule, state.subject, try Self.encoder.encode(state)])
+            .execute(arguments: [state.rule, state.subject, payload])
+        let dates = [state.since, state.evidenceTime, state.endedAt].compactMap { $0?.timeIntervalSince1970 }
+        let stored = dates.allSatisfy({ $0 == $0.rounded(.down) }) ? state : try Self.decoder.decode(SignalState.self, from: payload)
+        try scope.save(stored) { try storedSignalStates(subject: state.subject) }
+        return stored
     }
 
     /// Adds an alert to the ledger; an id already there is left alone (a replay). Returns true when new.

@@ -103,8 +103,8 @@ extension StoreTransaction {
 
     /// The subject's adverse events and events; they do not depend on the moment, so evaluation reads
     /// them once per subject and file, not once per time point.
-    public func subjectHistory(subject: String) throws -> (adverseEvents: [AdverseEvent], events: [ClinicalEvent]) {
-        try SubjectQueries.history(db, subject: subject)
+    public func subjectHistory(subject: String) throws -> SubjectHistory {
+        try scope.history(subject: subject) { try SubjectQueries.history(db, subject: subject) }
     }
 
     /// A per-subject fact kept between evaluations (such as the SOFA baseline), as JSON.

@@ -11,6 +11,8 @@ public final class VigilStore: Sendable {
     /// Random id of this database, made when it was created. Journal entries carry it, so that after a
     /// crash Vigil recognises its own entries and not those of an earlier installation or another trial.
     public let instanceID: String
+    /// Signal states and histories as last committed, so evaluation need not decode them at every file.
+    let evaluationCache = EvaluationCache()
 
     /// Opens (creating if needed) the database at `path` and migrates it to the current schema.
     public init(path: String) throws {
@@ -158,7 +160,7 @@ public final class VigilStore: Sendable {
 
     /// Runs `body` in one write transaction: either all of it is committed or none of it.
     public func transaction<T>(_ body: (StoreTransaction) throws -> T) throws -> T {
-        try pool.write { db in try body(StoreTransaction(db: db)) }
+        try pool.write { db in try body(StoreTransaction(db: db, scope: TransactionScope(cache: evaluationCache, db: db))) }
     }
 
     /// The ledger entry of a file already processed, by content digest.

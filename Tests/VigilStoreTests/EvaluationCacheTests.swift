@@ -1,0 +1,85 @@
+import XCTest
+import VigilCore
+@testable import VigilStore
+
+/// The in-memory evaluation cache must only ever hold what is committed: a rolled-back transaction
+/// leaves no trace, and a change of adverse events or events (new, amended, withdrawn) is seen by the
+/// next evaluation. Each check compares the cached read with a fresh read of the database.
+final class EvaluationCacheTests: XCTestCase {
+    var directory = ""
+    let t0 = Date(timeIntervalSince1970: 1_795_400_000)
+    let subject = "LYS-01-001"
+
+    override func setUpWithError() throws {
+        directory = NSTemporaryDirectory() + "vigil-cache-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    }
+
+    override func tearDownWithError() throws {
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+
+    struct Rollback: Error {}
+
+    func state(_ severity: Severity?) -> SignalState {
+        SignalState(rule: "lactate", subject: subject, severity: severity, since: severity == nil ? nil : t0, evidenceTime: t0, alertID: nil)
+    }
+
+    func adverseEvent(_ id: String, term: String) -> VigilCore.Record {
+        .adverseEvent(AdverseEvent(id: id, subject: subject, onset: "2026-11-20", onsetTime: t0, term: term, meddraPT: nil, grade: 2,
+                                   serious: [], related: nil, expected: nil, outcome: nil, aware: nil))
+    }
+
+    func testRolledBackStateNeverReachesTheCache() throws {
+        let store = try VigilStore(path: "\(directory)/vigil.sqlite")
+        _ = try store.transaction { tx in try tx.saveSignalState(state(.warning)) }
+        XCTAssertThrowsError(try store.transaction { tx in
+            try tx.saveSignalState(state(.critical))
+            XCTAssertEqual(try tx.signalState(rule: "lactate", subject: subject)?.severity, .critical)  // its own write
+            throw Rollback()
+        })
+        let cached = try store.transaction { tx in try tx.signalStates(subject: subject) }
+        XCTAssertEqual(cached["lactate"]?.severity, .warning)
+        XCTAssertEqual(try store.signalStates(subject: subject), Array(cached.values))
+    }
+
+    func testCommittedStateIsSeenByTheNextTransactionAndMatchesTheDatabase() throws {
+        let store = try VigilStore(path: "\(directory)/vigil.sqlite")
+        _ = try store.transaction { tx in try tx.signalStates(subject: subject) }  // caches "no state"
+        _ = try store.transaction { tx in try tx.saveSignalState(state(.critical)) }
+        let cached = try store.transaction { tx in try tx.signalStates(subject: subject) }
+        XCTAssertEqual(cached["lactate"]?.severity, .critical)
+        XCTAssertEqual(try store.signalStates(subject: subject), [state(.critical)])
+    }
+
+    func testCachedStateHasTheStoredWholeSeconds() throws {
+        let store = try VigilStore(path: "\(directory)/vigil.sqlite")
+        var precise = state(.warning)
+        precise.evidenceTime = t0.addingTimeInterval(0.7)
+        let stored = try store.transaction { tx in try tx.saveSignalState(precise) }
+        XCTAssertEqual(stored.evidenceTime, t0)
+        let cached = try store.transaction { tx in try tx.signalStates(subject: subject) }
+        XCTAssertEqual(cached["lactate"], stored)
+        XCTAssertEqual(try store.signalStates(subject: subject), [stored])
+    }
+
+    func testHistoryFollowsNewAmendedAndWithdrawnAdverseEvents() throws {
+        let store = try VigilStore(path: "\(directory)/vigil.sqlite")
+        func history() throws -> [String] { try store.transaction { tx in try tx.subjectHistory(subject: subject).adverseEvents.map(\.term) } }
+        XCTAssertEqual(try history(), [])
+        try store.transaction { tx in _ = try tx.apply(adverseEvent("AE-1", term: "rash"), fileSHA256: "f1", at: t0) }
+        XCTAssertEqual(try history(), ["rash"])
+        try store.transaction { tx in _ = try tx.apply(adverseEvent("AE-1", term: "sepsis"), fileSHA256: "f2", at: t0) }
+        XCTAssertEqual(try history(), ["sepsis"])
+        // Read inside the transaction that applies it, then rolled back: the cache keeps "sepsis" only.
+        XCTAssertThrowsError(try store.transaction { tx in
+            _ = try tx.apply(adverseEvent("AE-2", term: "pneumonia"), fileSHA256: "f3", at: t0)
+            XCTAssertEqual(try tx.subjectHistory(subject: subject).adverseEvents.map(\.term), ["sepsis", "pneumonia"])
+            throw Rollback()
+        })
+        XCTAssertEqual(try history(), ["sepsis"])
+        try store.transaction { tx in _ = try tx.retract(["AE-1"], at: t0) }
+        XCTAssertEqual(try history(), [])
+        XCTAssertEqual(try store.subjectInputs(subject: subject, asOf: t0).adverseEvents, [])
+    }
+}
