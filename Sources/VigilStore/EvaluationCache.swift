@@ -7,96 +7,142 @@ public typealias SubjectHistory = (adverseEvents: [AdverseEvent], events: [Clini
 
 /// What evaluation reads of each subject at every file, kept in memory as last committed: the signal
 /// states of every rule and the adverse events and events. Decoding them from JSON at every file was
-/// a tenth of the daemon's CPU. Only committed values get in: a transaction works on its own copy
-/// (`TransactionScope`) and hands it over when SQLite reports the commit, on the writer's queue,
-/// before the next write transaction can start; a rolled-back transaction leaves the cache as it was.
+/// a tenth of the daemon's CPU.
+///
+/// Only committed values may be used, whatever happens to a transaction: a commit can fail after
+/// the transaction's work is done (a full disk fails at COMMIT). So the cache is tied to a generation
+/// number kept in the database (`meta.evaluation_generation`): a transaction that changes what is
+/// cached raises it inside the same transaction, and hands its changes to the cache, tagged with the
+/// new number, before it commits. A transaction trusts the cache only if the database's number is the
+/// cache's: after a failed commit the database still has the old number, and the cache is dropped.
 final class EvaluationCache: Sendable {
     struct Subject {
         var states: [String: SignalState]?
         var history: SubjectHistory?
     }
 
+    private struct Contents {
+        var generation: Int64 = -1
+        var subjects: [String: Subject] = [:]
+    }
+
     /// Subjects kept at most; past it the cache starts again empty (a trial has tens of subjects).
     static let capacity = 20_000
 
-    private let subjects = Mutex<[String: Subject]>([:])
+    private let contents = Mutex(Contents())
 
-    func subject(_ id: String) -> Subject? { subjects.withLock { $0[id] } }
-
-    /// Takes over what a committed transaction read and wrote.
-    func commit(_ changes: [String: Subject], staleHistories: Set<String>, allHistoriesStale: Bool) {
-        subjects.withLock { cache in
-            if cache.count + changes.count > Self.capacity { cache.removeAll() }
-            if allHistoriesStale {
-                for key in cache.keys { cache[key]?.history = nil }
+    /// The cached subject, if the cache belongs to the database's current generation; a cache of
+    /// another generation is emptied.
+    func subject(_ id: String, generation: Int64) -> Subject? {
+        contents.withLock { contents in
+            guard contents.generation == generation else {
+                contents = Contents(generation: generation)
+                return nil
             }
-            for subject in staleHistories { cache[subject]?.history = nil }
+            return contents.subjects[id]
+        }
+    }
+
+    /// Takes over what a transaction read and wrote; `generation` is the number it leaves in the database.
+    func update(from generation: Int64, to newGeneration: Int64, _ changes: [String: Subject], staleHistories: Set<String>, allHistoriesStale: Bool) {
+        contents.withLock { contents in
+            if contents.generation != generation || contents.subjects.count + changes.count > Self.capacity {
+                contents = Contents(generation: generation)
+            }
+            contents.generation = newGeneration
+            if allHistoriesStale {
+                for key in contents.subjects.keys { contents.subjects[key]?.history = nil }
+            }
+            for subject in staleHistories { contents.subjects[subject]?.history = nil }
             for (subject, change) in changes {
-                var entry = cache[subject] ?? Subject()
+                var entry = contents.subjects[subject] ?? Subject()
                 if let states = change.states { entry.states = states }
                 if let history = change.history { entry.history = history }
-                cache[subject] = entry
+                contents.subjects[subject] = entry
             }
         }
     }
 }
 
 /// One write transaction's view of the evaluation cache: what it read (committed values) and wrote.
-final class TransactionScope: Sendable {
-    private struct Changes {
-        var subjects: [String: EvaluationCache.Subject] = [:]
-        /// Subjects whose adverse events or events this transaction changed: their cached history is
-        /// dropped at commit unless the transaction read it again afterwards.
-        var staleHistories: Set<String> = []
-        /// A withdrawal by record id can touch any subject.
-        var allHistoriesStale = false
-    }
+/// Used from the one thread running the transaction; `finish` must be called at the end of the
+/// transaction's work, inside it, before COMMIT.
+final class TransactionScope {
+    private var subjects: [String: EvaluationCache.Subject] = [:]
+    /// Subjects whose adverse events or events this transaction changed: their cached history is
+    /// dropped unless the transaction read it again afterwards.
+    private var staleHistories: Set<String> = []
+    /// A withdrawal or an amendment can touch any subject.
+    private var allHistoriesStale = false
+    /// The database's generation when first asked, and whether this transaction raised it.
+    private var generation: Int64?
+    private var raised = false
 
     private let cache: EvaluationCache
-    private let changes = Mutex(Changes())
+    private let db: Database
 
     init(cache: EvaluationCache, db: Database) {
         self.cache = cache
-        db.afterNextTransaction { [self] _ in
-            let done = changes.withLock { $0 }
-            cache.commit(done.subjects, staleHistories: done.staleHistories, allHistoriesStale: done.allHistoriesStale)
-        }
+        self.db = db
     }
 
-    func states(subject: String, load: () throws -> [String: SignalState]) rethrows -> [String: SignalState] {
-        if let own = changes.withLock({ $0.subjects[subject]?.states }) { return own }
-        let states = try cache.subject(subject)?.states ?? load()
-        changes.withLock { $0.subjects[subject, default: .init()].states = states }
+    private func currentGeneration() throws -> Int64 {
+        if let generation { return generation }
+        let value = try Int64.fetchOne(db.cachedStatement(sql: "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'evaluation_generation'")) ?? 0
+        generation = value
+        return value
+    }
+
+    /// Marks the cached data as changed by this transaction: the database's generation goes up by one.
+    private func raiseGeneration() throws {
+        guard !raised else { return }
+        let next = try currentGeneration() + 1
+        try db.cachedStatement(sql: "INSERT OR REPLACE INTO meta (key, value) VALUES ('evaluation_generation', ?)").execute(arguments: [String(next)])
+        raised = true
+    }
+
+    /// Hands what this transaction read and wrote to the cache. Called inside the transaction, after
+    /// its last change: if the commit then fails, the database keeps the old generation and the next
+    /// transaction drops the cache.
+    func finish() throws {
+        guard generation != nil || !subjects.isEmpty else { return }
+        let from = try currentGeneration()
+        cache.update(from: from, to: raised ? from + 1 : from, subjects, staleHistories: staleHistories, allHistoriesStale: allHistoriesStale)
+    }
+
+    func states(subject: String, load: () throws -> [String: SignalState]) throws -> [String: SignalState] {
+        if let own = subjects[subject]?.states { return own }
+        let states = try cache.subject(subject, generation: currentGeneration())?.states ?? load()
+        subjects[subject, default: .init()].states = states
         return states
     }
 
-    func save(_ state: SignalState, load: () throws -> [String: SignalState]) rethrows {
+    func save(_ state: SignalState, load: () throws -> [String: SignalState]) throws {
         var states = try self.states(subject: state.subject, load: load)
         states[state.rule] = state
-        changes.withLock { $0.subjects[state.subject, default: .init()].states = states }
+        subjects[state.subject, default: .init()].states = states
+        try raiseGeneration()
     }
 
-    func history(subject: String, load: () throws -> SubjectHistory) rethrows -> SubjectHistory {
-        if let own = changes.withLock({ $0.subjects[subject]?.history }) { return own }
-        let stale = changes.withLock { $0.allHistoriesStale || $0.staleHistories.contains(subject) }
-        let history = try (stale ? nil : cache.subject(subject)?.history) ?? load()
-        changes.withLock { $0.subjects[subject, default: .init()].history = history }
+    func history(subject: String, load: () throws -> SubjectHistory) throws -> SubjectHistory {
+        if let own = subjects[subject]?.history { return own }
+        let stale = allHistoriesStale || staleHistories.contains(subject)
+        let history = try (stale ? nil : cache.subject(subject, generation: currentGeneration())?.history) ?? load()
+        subjects[subject, default: .init()].history = history
         return history
     }
 
     /// The subject's adverse events or events changed in this transaction.
-    func historyChanged(subject: String) {
-        changes.withLock {
-            $0.subjects[subject]?.history = nil
-            $0.staleHistories.insert(subject)
-        }
+    func historyChanged(subject: String) throws {
+        subjects[subject]?.history = nil
+        staleHistories.insert(subject)
+        try raiseGeneration()
     }
 
-    /// Records were withdrawn by id: every subject's history may have changed.
-    func historiesChanged() {
-        changes.withLock { changes in
-            for key in changes.subjects.keys { changes.subjects[key]?.history = nil }
-            changes.allHistoriesStale = true
-        }
+    /// Records were withdrawn or amended: every subject's history may have changed.
+    func historiesChanged() throws {
+        for key in subjects.keys { subjects[key]?.history = nil }
+        allHistoriesStale = true
+        try raiseGeneration()
     }
 }

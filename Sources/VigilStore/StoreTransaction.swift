@@ -34,7 +34,7 @@ public struct StoreTransaction {
                     record.id, record.typeName, record.subject, record.time?.timeIntervalSince1970, columns.code, columns.value,
                     columns.kind, columns.text, columns.low, columns.high, hash, payload, fileSHA256, time.timeIntervalSince1970,
                 ])
-            if record.typeName != "observation" { scope.historyChanged(subject: record.subject) }
+            if record.typeName != "observation" { try scope.historyChanged(subject: record.subject) }
             return .new
         }
         let previousHash: String = existing["content_hash"]
@@ -52,7 +52,7 @@ public struct StoreTransaction {
                 columns.text, columns.low, columns.high, hash, payload, fileSHA256, time.timeIntervalSince1970, revision, record.id,
             ])
         // An amendment may change the record's type or subject: any subject's history may have changed.
-        scope.historiesChanged()
+        try scope.historiesChanged()
         return .amended(revision: revision)
     }
 
@@ -91,7 +91,7 @@ public struct StoreTransaction {
             try db.execute(sql: "UPDATE records SET retracted_at = ? WHERE id = ? AND retracted_at IS NULL", arguments: [time.timeIntervalSince1970, id])
             if db.changesCount > 0 { retracted.append(id) }
         }
-        if !retracted.isEmpty { scope.historiesChanged() }
+        if !retracted.isEmpty { try scope.historiesChanged() }
         return retracted
     }
 

@@ -160,7 +160,12 @@ public final class VigilStore: Sendable {
 
     /// Runs `body` in one write transaction: either all of it is committed or none of it.
     public func transaction<T>(_ body: (StoreTransaction) throws -> T) throws -> T {
-        try pool.write { db in try body(StoreTransaction(db: db, scope: TransactionScope(cache: evaluationCache, db: db))) }
+        try pool.write { db in
+            let scope = TransactionScope(cache: evaluationCache, db: db)
+            let result = try body(StoreTransaction(db: db, scope: scope))
+            try scope.finish()
+            return result
+        }
     }
 
     /// The ledger entry of a file already processed, by content digest.

@@ -43,6 +43,29 @@ final class EvaluationCacheTests: XCTestCase {
         XCTAssertEqual(try store.signalStates(subject: subject), Array(cached.values))
     }
 
+    /// A commit can fail after the transaction's work is done (a full disk fails at COMMIT). A deferred
+    /// foreign key does the same here: checked at COMMIT, after the scope handed its changes over.
+    func testStateOfATransactionWhoseCommitFailsIsNotUsed() throws {
+        let store = try VigilStore(path: "\(directory)/vigil.sqlite")
+        try store.pool.write { db in
+            try db.execute(sql: """
+                CREATE TABLE parent (id INTEGER PRIMARY KEY);
+                CREATE TABLE child (parent INTEGER REFERENCES parent(id) DEFERRABLE INITIALLY DEFERRED);
+                """)
+        }
+        _ = try store.transaction { tx in try tx.saveSignalState(state(.warning)) }
+        XCTAssertThrowsError(try store.transaction { tx in
+            try tx.saveSignalState(state(.critical))
+            try tx.db.execute(sql: "INSERT INTO child (parent) VALUES (42)")  // fails only at COMMIT
+        }) { error in XCTAssertTrue("\(error)".contains("FOREIGN KEY"), "\(error)") }
+        let seen = try store.transaction { tx in try tx.signalStates(subject: subject) }
+        XCTAssertEqual(seen["lactate"]?.severity, .warning, "the failed commit's state must not be used")
+        XCTAssertEqual(try store.signalStates(subject: subject), [state(.warning)])
+        // And the cache works again after it: a committed change is seen.
+        _ = try store.transaction { tx in try tx.saveSignalState(state(.critical)) }
+        XCTAssertEqual(try store.transaction { tx in try tx.signalStates(subject: subject) }["lactate"]?.severity, .critical)
+    }
+
     func testCommittedStateIsSeenByTheNextTransactionAndMatchesTheDatabase() throws {
         let store = try VigilStore(path: "\(directory)/vigil.sqlite")
         _ = try store.transaction { tx in try tx.signalStates(subject: subject) }  // caches "no state"
