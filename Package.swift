@@ -14,7 +14,6 @@ let package = Package(
         // For the fuzz targets in Fuzz/ (docs/FUZZING.md), which depend on this package by path.
         .library(name: "VigilIngest", targets: ["VigilIngest"]),
         .library(name: "VigilConfig", targets: ["VigilConfig"]),
-        .library(name: "VigilDaemon", targets: ["VigilDaemon"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.0"),
