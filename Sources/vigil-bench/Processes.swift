@@ -194,6 +194,7 @@ struct StatusFigures {
     var outboxBacklog = 0
     var inboxBacklog = 0
     var storeBytes: Int64 = 0
+    var storePath = ""
     var degraded: [String] = []
 
     init(_ reply: [String: Any]) throws {
@@ -208,6 +209,7 @@ struct StatusFigures {
         outboxBacklog = (reply["outbox"] as? [String: Any])?["backlog"] as? Int ?? 0
         inboxBacklog = reply["inbox_backlog"] as? Int ?? 0
         storeBytes = ((reply["store"] as? [String: Any])?["bytes"] as? NSNumber)?.int64Value ?? 0
+        storePath = (reply["store"] as? [String: Any])?["path"] as? String ?? ""
         degraded = reply["degraded"] as? [String] ?? []
     }
 
