@@ -74,8 +74,8 @@ public final class JournalWriter: Sendable {
     }
 
     /// Whether a journald process is listening on the journal socket right now: a connect() to
-    /// `socketPath`, not a look at the file (which outlives a killed journald). The test support's
-    /// `ensureJournald()` uses it too.
+    /// `socketPath`, not a look at the file (which outlives a killed journald). The test support's and
+    /// vigil-bench's `ensureJournald()` use it too.
     public static var isListening: Bool { listenerFailure() == nil }
 
     /// Why nothing listens on the journal socket, or nil when journald accepts connections. The socket

@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import VigilSystemd
 
 /// Monotonic seconds, for every interval the benchmark reports.
 func monotonic() -> Double {
@@ -220,14 +221,8 @@ struct StatusFigures {
 /// `/lib/systemd/systemd-journald` when none does — as the tests' `ensureJournald` does.
 /// Returns a note when it had to start one.
 func ensureJournald() throws -> String? {
-    let socketPath = "/run/systemd/journal/socket"
-    func answers() -> Bool {
-        let fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
-        guard fd >= 0 else { return false }
-        defer { close(fd) }
-        return withSockaddrUn(socketPath) { connect(fd, $0, $1) } == 0
-    }
-    if answers() { return nil }
+    let socketPath = JournalWriter.socketPath
+    if JournalWriter.isListening { return nil }
     guard getuid() == 0 else { throw BenchError("no systemd-journald answers on \(socketPath) and only root can start one") }
     var child: pid_t = 0
     var actions = posix_spawn_file_actions_t()
@@ -242,7 +237,7 @@ func ensureJournald() throws -> String? {
     guard rc == 0 else { throw BenchError("cannot start \(path): \(String(cString: strerror(rc)))") }
     let deadline = monotonic() + 10
     while monotonic() < deadline {
-        if answers() { return "started \(path) (pid \(child)); it keeps running after the benchmark" }
+        if JournalWriter.isListening { return "started \(path) (pid \(child)); it keeps running after the benchmark" }
         usleep(20_000)
     }
     throw BenchError("started \(path) but \(socketPath) does not accept connections")
