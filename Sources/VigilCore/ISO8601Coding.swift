@@ -30,7 +30,28 @@ public enum ISO8601Coding {
             let formatter = ISO8601DateFormatter()
             return formatter.string(from: date)
         }
-        let seconds = Int64(t.rounded(.down))
+        let c = utcComponents(secondsSince1970: Int64(t.rounded(.down)))
+        var text = ""
+        text.reserveCapacity(20)
+        append(c.year, width: 4, to: &text)
+        text += "-"
+        append(c.month, width: 2, to: &text)
+        text += "-"
+        append(c.day, width: 2, to: &text)
+        text += "T"
+        append(c.hour, width: 2, to: &text)
+        text += ":"
+        append(c.minute, width: 2, to: &text)
+        text += ":"
+        append(c.second, width: 2, to: &text)
+        text += "Z"
+        return text
+    }
+
+    /// The UTC calendar date and time of a whole second since 1970, proleptic Gregorian (no
+    /// formatter, no locale). Shared with vigil-bench's file generator.
+    public static func utcComponents(secondsSince1970 seconds: Int64)
+        -> (year: Int64, month: Int64, day: Int64, hour: Int64, minute: Int64, second: Int64) {
         var days = seconds / 86400
         var secondOfDay = seconds % 86400
         if secondOfDay < 0 {
@@ -38,21 +59,7 @@ public enum ISO8601Coding {
             days -= 1
         }
         let (year, month, day) = civil(fromDays: days)
-        var text = ""
-        text.reserveCapacity(20)
-        append(year, width: 4, to: &text)
-        text += "-"
-        append(month, width: 2, to: &text)
-        text += "-"
-        append(day, width: 2, to: &text)
-        text += "T"
-        append(secondOfDay / 3600, width: 2, to: &text)
-        text += ":"
-        append(secondOfDay / 60 % 60, width: 2, to: &text)
-        text += ":"
-        append(secondOfDay % 60, width: 2, to: &text)
-        text += "Z"
-        return text
+        return (year, month, day, secondOfDay / 3600, secondOfDay / 60 % 60, secondOfDay % 60)
     }
 
     public static func date(from text: String) -> Date? {

@@ -1,4 +1,5 @@
 import Foundation
+import VigilCore
 
 /// A deterministic pseudo-random generator (SplitMix64), so the same seed gives byte-identical files.
 struct SplitMix64 {
@@ -38,19 +39,8 @@ struct GeneratedFile {
 enum UTC {
     /// (year, month, day, hour, minute, second) of a Unix time.
     static func components(_ t: Int) -> (Int, Int, Int, Int, Int, Int) {
-        let days = Int((Double(t) / 86_400).rounded(.down))
-        let secs = t - days * 86_400
-        // Howard Hinnant's civil_from_days.
-        let z = days + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let doe = z - era * 146_097
-        let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
-        let mp = (5 * doy + 2) / 153
-        let d = doy - (153 * mp + 2) / 5 + 1
-        let m = mp < 10 ? mp + 3 : mp - 9
-        let y = yoe + era * 400 + (m <= 2 ? 1 : 0)
-        return (y, m, d, secs / 3600, (secs % 3600) / 60, secs % 60)
+        let c = ISO8601Coding.utcComponents(secondsSince1970: Int64(t))
+        return (Int(c.year), Int(c.month), Int(c.day), Int(c.hour), Int(c.minute), Int(c.second))
     }
 
     static func pad(_ v: Int, _ width: Int) -> String {
