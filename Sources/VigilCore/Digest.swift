@@ -21,9 +21,14 @@ public enum Digest {
     /// a value JSON cannot hold (a non-finite number); the parsers refuse those, so a throw here means
     /// a parser let one through, and the file fails loudly instead of storing an empty payload.
     public static func canonicalJSON(_ record: Record) throws -> Data {
+        try canonicalEncoder.encode(record)
+    }
+
+    /// Configured once, not per record: `canonicalJSON` runs for every record applied.
+    private static let canonicalEncoder: JSONEncoder = {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         encoder.dateEncodingStrategy = ISO8601Coding.encodingStrategy
-        return try encoder.encode(record)
-    }
+        return encoder
+    }()
 }
