@@ -5,19 +5,8 @@ import VigilCore
 /// The in-memory evaluation cache must only ever hold what is committed: a rolled-back transaction
 /// leaves no trace, and a change of adverse events or events (new, amended, withdrawn) is seen by the
 /// next evaluation. Each check compares the cached read with a fresh read of the database.
-final class EvaluationCacheTests: XCTestCase {
-    var directory = ""
-    let t0 = Date(timeIntervalSince1970: 1_795_400_000)
+final class EvaluationCacheTests: StoreTestCase {
     let subject = "LYS-01-001"
-
-    override func setUpWithError() throws {
-        directory = NSTemporaryDirectory() + "vigil-cache-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-    }
-
-    override func tearDownWithError() throws {
-        try? FileManager.default.removeItem(atPath: directory)
-    }
 
     struct Rollback: Error {}
 

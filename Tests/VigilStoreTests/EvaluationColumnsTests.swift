@@ -5,18 +5,7 @@ import VigilCore
 
 /// Store v8 reads a subject's newest values from columns instead of decoding each payload. The two
 /// paths must give the same inputs: rows applied before v8 have no columns and are still decoded.
-final class EvaluationColumnsTests: XCTestCase {
-    var directory = ""
-    let t0 = Date(timeIntervalSince1970: 1_795_400_000)
-
-    override func setUpWithError() throws {
-        directory = NSTemporaryDirectory() + "vigil-columns-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-    }
-
-    override func tearDownWithError() throws {
-        try? FileManager.default.removeItem(atPath: directory)
-    }
+final class EvaluationColumnsTests: StoreTestCase {
 
     func observation(_ id: String, _ code: String, _ value: ObservationValue, minutes: Double, low: Double? = nil, high: Double? = nil) -> VigilCore.Record {
         .observation(Observation(id: id, subject: "LYS-01-001", time: t0.addingTimeInterval(minutes * 60), code: code, value: value,

@@ -3,19 +3,7 @@ import VigilCore
 @testable import VigilStore
 
 /// Runs against real SQLite files through GRDB.
-final class VigilStoreTests: XCTestCase {
-    var directory = ""
-    let t0 = Date(timeIntervalSince1970: 1_795_400_000)
-
-    override func setUpWithError() throws {
-        directory = NSTemporaryDirectory() + "vigil-store-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-    }
-
-    override func tearDownWithError() throws {
-        try? FileManager.default.removeItem(atPath: directory)
-    }
-
+final class VigilStoreTests: StoreTestCase {
     func lactate(_ id: String, _ value: Double) -> Record {
         .observation(Observation(id: id, subject: "LYS-01-001", time: t0, code: "lactate", value: .number(value), unit: "mmol/L"))
     }
