@@ -25,9 +25,11 @@ struct Evaluator {
                 return nil
             }).sorted()
             guard !times.isEmpty else { continue }
-            var progress = try SubjectProgress(subject: subject, in: tx)
+            // Carried from one time point to the next and written only when it changes. Signal states
+            // and the subject's history need no such carrying: the transaction keeps them (EvaluationCache).
+            var baseline = try tx.fact(SOFABaseline.self, subject: subject, key: "sofa_baseline")
             for time in times {
-                alerts += try evaluate(&progress, asOf: time, signals: signals, in: tx)
+                alerts += try evaluate(subject: subject, asOf: time, baseline: &baseline, signals: signals, in: tx)
             }
         }
         for record in applied {
@@ -37,24 +39,6 @@ struct Evaluator {
             }
         }
         return alerts
-    }
-
-    /// What one subject's evaluations in a file share: its adverse events and events (all of them,
-    /// whatever the moment), its SOFA baseline and its signal states, read once and carried from one
-    /// time point to the next; only what changes is written back.
-    struct SubjectProgress {
-        let subject: String
-        let adverseEvents: [AdverseEvent]
-        let events: [ClinicalEvent]
-        var baseline: SOFABaseline?
-        var states: [String: SignalState]
-
-        init(subject: String, in tx: StoreTransaction) throws {
-            self.subject = subject
-            (adverseEvents, events) = try tx.subjectHistory(subject: subject)
-            baseline = try tx.fact(SOFABaseline.self, subject: subject, key: "sofa_baseline")
-            states = try tx.signalStates(subject: subject)
-        }
     }
 
     func snapshot(subject: String, asOf: Date, inputs: SubjectInputs) -> SubjectSnapshot {
@@ -68,24 +52,23 @@ struct Evaluator {
             infusionTime: events.first { $0.kind == "infusion" }?.time, hypercapnic: configuration.hypercapnicSubjects.contains(subject))
     }
 
-    func evaluate(_ progress: inout SubjectProgress, asOf: Date, signals: ClinicalSignals, in tx: StoreTransaction) throws -> [Alert] {
-        let subject = progress.subject
-        let snapshot = snapshot(subject: subject, asOf: asOf, latest: try tx.latestValues(subject: subject, asOf: asOf), events: progress.events)
+    func evaluate(subject: String, asOf: Date, baseline previousBaseline: inout SOFABaseline?, signals: ClinicalSignals,
+                  in tx: StoreTransaction) throws -> [Alert] {
+        let history = try tx.subjectHistory(subject: subject)
+        let snapshot = snapshot(subject: subject, asOf: asOf, latest: try tx.latestValues(subject: subject, asOf: asOf), events: history.events)
         let sofa = SOFAScore.evaluate(snapshot)
-        let baseline = SOFABaseline.update(progress.baseline, total: sofa.total, asOf: asOf)
-        if baseline != progress.baseline {
+        let baseline = SOFABaseline.update(previousBaseline, total: sofa.total, asOf: asOf)
+        if baseline != previousBaseline {
             try tx.saveFact(baseline, subject: subject, key: "sofa_baseline")
-            progress.baseline = baseline
+            previousBaseline = baseline
         }
-        let infection = signals.suspectedInfection(snapshot, adverseEvents: progress.adverseEvents)
+        let infection = signals.suspectedInfection(snapshot, adverseEvents: history.adverseEvents)
         var alerts: [Alert] = []
         for reading in signals.readings(snapshot, sofaBaseline: baseline.value, infection: infection) {
-            let previous = progress.states[reading.rule]
+            let previous = try tx.signalStates(subject: subject)[reading.rule]
             guard let outcome = SignalEngine.advance(reading, previous: previous, trial: configuration.trial.id, now: now,
                                                      holdDown: configuration.clinical.holdDown) else { continue }
-            if outcome.state != previous {
-                progress.states[reading.rule] = try tx.saveSignalState(outcome.state)
-            }
+            if outcome.state != previous { try tx.saveSignalState(outcome.state) }
             if let alert = outcome.alert {
                 let closes = alert.phase == .resolved ? previous?.alertID : nil
                 let reopens = alert.phase == .reentered ? outcome.state.alertID : nil

@@ -12,11 +12,8 @@ public struct SubjectInputs: Sendable, Equatable {
 
 /// Subject-level reads shared by the write transaction (evaluation) and the control socket (`subject`).
 enum SubjectQueries {
-    static let decoder: JSONDecoder = {
-        let decoder = JSONDecoder()
-        decoder.dateDecodingStrategy = ISO8601Coding.decodingStrategy
-        return decoder
-    }()
+    /// The store's one payload decoder.
+    static var decoder: JSONDecoder { StoreTransaction.decoder }
 
     static func fact<T: Decodable>(_ db: Database, _ type: T.Type, subject: String, key: String) throws -> T? {
         guard let data = try Data.fetchOne(db.cachedStatement(sql: "SELECT payload FROM subject_facts WHERE subject = ? AND key = ?"), arguments: [subject, key]) else { return nil }
@@ -74,7 +71,7 @@ enum SubjectQueries {
     }
 
     /// A subject's adverse events and events, oldest first (all of them: they do not depend on the moment).
-    static func history(_ db: Database, subject: String) throws -> (adverseEvents: [AdverseEvent], events: [ClinicalEvent]) {
+    static func history(_ db: Database, subject: String) throws -> SubjectHistory {
         var adverseEvents: [AdverseEvent] = []
         var events: [ClinicalEvent] = []
         for data in try Data.fetchAll(db.cachedStatement(sql: """
