@@ -134,9 +134,15 @@ extension ToxicityMonitoring {
     /// Subjects evaluable at `now`, in the order they became evaluable: when Day `windowDays` has
     /// passed, or earlier at their first toxicity.
     public func evaluable(infusions: [String: Date], adverseEvents: [AdverseEvent], now: Date) -> [EvaluableSubject] {
+        evaluable(infusions: infusions, now: now) { subject in adverseEvents.filter { $0.subject == subject } }
+    }
+
+    /// The same, with each infused subject's adverse events (oldest first) asked for one subject at a
+    /// time, so the caller can serve them from a per-subject cache instead of reading the whole trial's.
+    public func evaluable(infusions: [String: Date], now: Date, adverseEventsOf: (String) throws -> [AdverseEvent]) rethrows -> [EvaluableSubject] {
         var out: [EvaluableSubject] = []
         for (subject, infusion) in infusions {
-            let toxic = adverseEvents.filter { $0.subject == subject && isToxicity($0, infusion: infusion) }
+            let toxic = try adverseEventsOf(subject).filter { $0.subject == subject && isToxicity($0, infusion: infusion) }
                 .min { ($0.onsetTime ?? .distantFuture) < ($1.onsetTime ?? .distantFuture) }
             let dayEnd = infusion.addingTimeInterval(windowDays * 86400)
             if let toxic, let onset = toxic.onsetTime, onset <= now {

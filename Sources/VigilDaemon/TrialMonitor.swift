@@ -79,7 +79,9 @@ struct TrialMonitor {
     /// Bayesian and count rules on the subjects evaluable now.
     func monitoring(infusions: [String: Date], in tx: StoreTransaction) throws -> [Alert] {
         let toxicity = stopping.toxicity
-        let evaluable = toxicity.evaluable(infusions: infusions, adverseEvents: try tx.allAdverseEvents(), now: now)
+        // Each subject's adverse events come from the transaction's per-subject cache: decoding the
+        // whole trial's at every adverse-event file made the cost grow with the store.
+        let evaluable = try toxicity.evaluable(infusions: infusions, now: now) { try tx.subjectHistory(subject: $0).adverseEvents }
         guard let decision = toxicity.stopDecision(evaluable) else { return [] }
         let toxic = evaluable.filter { $0.toxicity != nil }
         let evidence = evaluable.map { Evidence(label: $0.subject, value: $0.toxicity.map { "toxicity \($0)" } ?? "no toxicity by Day \(Int(toxicity.windowDays))", time: $0.evaluableAt, record: $0.toxicity) }

@@ -55,7 +55,6 @@ extension StoreTransaction {
                        arguments: [String(decoding: try Self.encoder.encode(state), as: UTF8.self)])
     }
 
-    public func allAdverseEvents() throws -> [AdverseEvent] { try TrialQueries.allAdverseEvents(db) }
     public func infusions() throws -> [String: Date] { try TrialQueries.infusions(db) }
     public func susarClocks() throws -> [StoredSUSARClock] { try TrialQueries.clocks(db) }
 

@@ -76,4 +76,21 @@ final class TrialMonitorTests: XCTestCase {
         XCTAssertEqual(alerts.map(\.rule), ["bayesian-toxicity"], "the timer's pass halts once the third onset has passed")
         XCTAssertEqual(try store.trialState().phase, .halted)
     }
+
+    /// The rules read each subject's adverse events through the evaluation cache: an amendment that
+    /// turns a cached grade-1 event into a toxicity must be seen by the file that brings it.
+    func testAnAmendmentOfACachedAdverseEventIsSeenByTheMonitoringRules() throws {
+        let subjects = ["LYS-01-001", "LYS-01-002", "LYS-01-003"]
+        let onset = now.addingTimeInterval(-86400)
+        var mild = AdverseEvent(id: "AE-LYS-01-003", subject: "LYS-01-003", onset: "2026-11-20", onsetTime: onset, term: "Neutropenia",
+                                meddraPT: nil, grade: 1, serious: [], related: "possible", expected: true, outcome: nil, aware: nil)
+        try store(subjects.map { infusion($0, daysAgo: 5) } + [toxicity("LYS-01-001", onset: onset), toxicity("LYS-01-002", onset: onset), .adverseEvent(mild)])
+        XCTAssertEqual(try monitor([], fullPass: true), [], "2 toxicities among 2 evaluable is not a stop; every history is now cached")
+        mild.grade = 3
+        let alerts = try store.transaction { tx in
+            XCTAssertEqual(try tx.apply(.adverseEvent(mild), fileSHA256: "amend", at: now), .amended(revision: 2))
+            return try TrialMonitor(configuration: configuration, now: now).evaluate(applied: [.adverseEvent(mild)], fullPass: false, in: tx)
+        }
+        XCTAssertEqual(alerts.map(\.rule), ["bayesian-toxicity"], "the amended grade 3 makes 3 of 3")
+    }
 }
