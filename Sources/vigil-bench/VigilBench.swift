@@ -47,6 +47,9 @@ struct VigilBench: ParsableCommand {
     @Option(help: "Stored records for the small-history side of that figure.")
     var smallHistory = 10_000
 
+    @Option(help: "Records in the warm-up batch (100-record files) that both sides of that figure process on a freshly started vigild before the probe batch, so both are measured at steady state.")
+    var warmupRecords = 2_000
+
     @Option(help: "Records per file when filling the store.")
     var fillFileRecords = 5_000
 
@@ -514,6 +517,10 @@ struct Bench {
         usleep(2_000_000)
         memory.idleStoredRssKib = daemon.memory()?.rss
         if phases.contains("stored") {
+            // Measured at steady state, like the small side: the first files after a restart fill
+            // SQLite's page cache and the evaluation cache.
+            let warmup = try generate(&site, records: o.warmupRecords, perFile: 100, prefix: "w", staging: "\(staging)/warmup-large")
+            report.historyLargeWarmup = try runBatch(label: "warm-up batch (large history)", daemon: daemon, root: root, staging: "\(staging)/warmup-large", files: warmup.files)
             let probe = try generate(&site, records: o.probeRecords, perFile: 100, prefix: "p", staging: "\(staging)/probe-large")
             report.historyLarge = try runBatch(label: "probe batch (large history)", daemon: daemon, root: root, staging: "\(staging)/probe-large", files: probe.files)
             report.latencyStored = try runLatency(label: "latency (full store)", daemon: daemon, root: root, count: probes)
@@ -560,9 +567,14 @@ struct Bench {
         var site = SiteGenerator(subjects: o.subjects, seed: o.seed)
         let staging = "\(scratch)/staging-small"
         let preload = try generate(&site, records: o.smallHistory, perFile: o.fillFileRecords, prefix: "f", staging: "\(staging)/fill")
+        let warmup = try generate(&site, records: o.warmupRecords, perFile: 100, prefix: "w", staging: "\(staging)/warmup")
         let probe = try generate(&site, records: o.probeRecords, perFile: 100, prefix: "p", staging: "\(staging)/probe")
+        let (loader, _) = try startDaemon(root: root, config: config)
+        _ = try runBatch(label: "small-history preload", daemon: loader, root: root, staging: "\(staging)/fill", files: preload.files)
+        loader.stop()
+        // The same path as the large side: a restarted daemon, a warm-up batch, then the probe batch.
         let (daemon, _) = try startDaemon(root: root, config: config)
-        _ = try runBatch(label: "small-history preload", daemon: daemon, root: root, staging: "\(staging)/fill", files: preload.files)
+        report.historySmallWarmup = try runBatch(label: "warm-up batch (small history)", daemon: daemon, root: root, staging: "\(staging)/warmup", files: warmup.files)
         report.historySmall = try runBatch(label: "probe batch (small history)", daemon: daemon, root: root, staging: "\(staging)/probe", files: probe.files)
         daemon.stop()
         try? FileManager.default.removeItem(atPath: root)
