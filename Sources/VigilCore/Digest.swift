@@ -21,11 +21,12 @@ public enum Digest {
     /// a value JSON cannot hold (a non-finite number); the parsers refuse those, so a throw here means
     /// a parser let one through, and the file fails loudly instead of storing an empty payload.
     public static func canonicalJSON(_ record: Record) throws -> Data {
-        try canonicalEncoder.encode(record)
+        if let bytes = try CanonicalJSONWriter.encode(record) { return Data(bytes) }
+        return try canonicalEncoder.encode(record)
     }
 
-    /// Configured once, not per record: `canonicalJSON` runs for every record applied.
-    private static let canonicalEncoder: JSONEncoder = {
+    /// The definition of the canonical JSON, which `CanonicalJSONWriter` reproduces; configured once.
+    static let canonicalEncoder: JSONEncoder = {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         encoder.dateEncodingStrategy = ISO8601Coding.encodingStrategy

@@ -10,18 +10,6 @@ import XCTest
 /// exactly once, and the inbox is empty. `VIGIL_CRASH_KILLS` sets the number of kills (default 30;
 /// `scripts/crash-soak` runs 200) and `VIGIL_CRASH_SEED` the random seed.
 final class CrashTests: XCTestCase {
-    /// SplitMix64: a seeded generator, so a failing run can be replayed with its seed.
-    struct SeededGenerator: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
     /// One generated inbox file and what it must produce.
     struct Workload {
         var name: String
@@ -92,7 +80,7 @@ final class CrashTests: XCTestCase {
         let environment = ProcessInfo.processInfo.environment
         let kills = Int(environment["VIGIL_CRASH_KILLS"] ?? "") ?? 30
         let seed = UInt64(environment["VIGIL_CRASH_SEED"] ?? "") ?? UInt64(Date().timeIntervalSince1970)
-        var random = SeededGenerator(state: seed)
+        var random = SplitMix64(seed: seed)
         let harness = try DaemonHarness(label: "crash")
         defer { harness.cleanUp() }
         try harness.writeConfiguration(lactate: (2.0, 4.0), extra: """
