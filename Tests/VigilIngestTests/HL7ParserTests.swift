@@ -146,4 +146,34 @@ final class HL7ParserTests: XCTestCase {
         XCTAssertNil(HL7Time.parse("20261331", zone: .gmt))
         XCTAssertNil(HL7Time.parse("2026112", zone: .gmt))
     }
+
+    /// `component` walks to the component it is asked for; it must answer what splitting the field
+    /// into repetitions and components answers (the previous implementation, kept here as reference),
+    /// for fields made of delimiters, escapes, spaces, combining marks and text.
+    func testComponentAnswersAsSplittingTheFieldDoes() {
+        let encoding = HL7Encoding()
+        func reference(_ field: String, _ c: Int, repetition: String?) -> String? {
+            let source = repetition ?? field.split(separator: encoding.repetition, omittingEmptySubsequences: false).map(String.init).first ?? ""
+            let parts = source.split(separator: encoding.component, omittingEmptySubsequences: false)
+            guard c - 1 < parts.count else { return nil }
+            let text = encoding.unescape(String(parts[c - 1])).trimmingSpaces()
+            return text.isEmpty ? nil : text
+        }
+        let pieces = ["^", "~", "&", "\\F\\", "\\S\\", " ", "a", "7.5", "\u{301}", "é", "LN", "^^", "~~"]
+        var random = SplitMix64(seed: 11)
+        for _ in 0..<5_000 {
+            let text = (0..<Int(random.next() % 9)).map { _ in pieces[Int(random.next() % UInt64(pieces.count))] }.joined()
+            let segment = HL7Segment(index: 1, line: "OBX|1|" + text, encoding: encoding)
+            let field = segment.raw(2)  // a leading combining mark joins the "|" before it, as in a real segment
+            for c in 1...5 {
+                XCTAssertEqual(segment.component(2, c), reference(field, c, repetition: nil), "component \(c) of '\(field)'")
+                for repetition in segment.repetitions(2) {
+                    XCTAssertEqual(segment.component(2, c, repetition: repetition), reference(field, c, repetition: repetition))
+                }
+            }
+            let firstRepetition = field.split(separator: encoding.repetition, omittingEmptySubsequences: false).first.map(String.init) ?? ""
+            let whole = encoding.unescape(firstRepetition).trimmingSpaces()
+            XCTAssertEqual(segment.value(2), whole.isEmpty ? nil : whole)
+        }
+    }
 }
