@@ -111,14 +111,30 @@ public enum CanonicalCodes {
 extension CanonicalCodes {
     /// Reads a decimal number written with a point or a decimal comma ("4.5", "4,5", " -0,25 ").
     /// Refuses thousands separators and anything else that could be misread.
+    /// Works on Unicode scalars, without Foundation's CharacterSet trimming and string replacing,
+    /// which cost a twentieth of the daemon's CPU: it trims what `.whitespaces` trims (tab and general
+    /// category Zs) and accepts only ASCII digits, signs, `e`/`E` and one decimal separator.
     public static func parseNumber(_ text: String) -> Double? {
-        let trimmed = text.trimmingCharacters(in: .whitespaces)
-        let commas = trimmed.filter { $0 == "," }.count
-        guard commas <= 1, !(commas == 1 && trimmed.contains(".")) else { return nil }
-        let normalised = trimmed.replacingOccurrences(of: ",", with: ".")
-        guard !normalised.isEmpty, normalised.allSatisfy({ $0.isASCII && ($0.isNumber || "+-.eE".contains($0)) }),
-              let value = Double(normalised), value.isFinite
-        else { return nil }
+        func isSpace(_ scalar: Unicode.Scalar) -> Bool { scalar == "\t" || scalar.properties.generalCategory == .spaceSeparator }
+        let scalars = text.unicodeScalars
+        guard let first = scalars.firstIndex(where: { !isSpace($0) }), let last = scalars.lastIndex(where: { !isSpace($0) }) else { return nil }
+        var ascii: [UInt8] = []
+        ascii.reserveCapacity(16)
+        var commas = 0
+        var points = 0
+        for scalar in scalars[first...last] {
+            switch scalar {
+            case "0"..."9", "+", "-", "e", "E": ascii.append(UInt8(scalar.value))
+            case ".":
+                points += 1
+                ascii.append(0x2E)
+            case ",":
+                commas += 1
+                ascii.append(0x2E)
+            default: return nil
+            }
+        }
+        guard commas <= 1, !(commas == 1 && points > 0), let value = Double(String(decoding: ascii, as: UTF8.self)), value.isFinite else { return nil }
         return value
     }
 }

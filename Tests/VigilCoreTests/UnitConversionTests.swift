@@ -60,6 +60,34 @@ final class UnitConversionTests: XCTestCase {
         XCTAssertNil(CanonicalCodes.parseNumber("nan"))
     }
 
+    /// parseNumber no longer goes through Foundation's trimming and replacing; it must answer as the
+    /// Foundation version (kept here as reference) on random texts of digits, separators, signs,
+    /// exponents, ASCII and Unicode spaces (NBSP, thin space, ideographic space), newlines,
+    /// combining marks, letters and non-ASCII digits.
+    func testParseNumberAnswersAsTheFoundationVersion() {
+        func reference(_ text: String) -> Double? {
+            let trimmed = text.trimmingCharacters(in: .whitespaces)
+            let commas = trimmed.filter { $0 == "," }.count
+            guard commas <= 1, !(commas == 1 && trimmed.contains(".")) else { return nil }
+            let normalised = trimmed.replacingOccurrences(of: ",", with: ".")
+            guard !normalised.isEmpty, normalised.allSatisfy({ $0.isASCII && ($0.isNumber || "+-.eE".contains($0)) }),
+                  let value = Double(normalised), value.isFinite
+            else { return nil }
+            return value
+        }
+        let pieces = ["0", "1", "5", "9", "12", ".", ",", "-", "+", "e", "E", " ", "\t", "\n", "\u{A0}", "\u{2009}", "\u{3000}", "\u{301}",
+                      "x", "inf", "nan", "٣", "e999", "0x1p3", "\r\n"]
+        var random = SplitMix64(seed: 7)
+        var numbers = 0
+        for _ in 0..<50_000 {
+            let text = (0..<Int(random.next() % 7)).map { _ in pieces[Int(random.next() % UInt64(pieces.count))] }.joined()
+            let expected = reference(text)
+            if expected != nil { numbers += 1 }
+            XCTAssertEqual(CanonicalCodes.parseNumber(text), expected, "'\(text.unicodeScalars.map { $0.escaped(asASCII: true) }.joined())'")
+        }
+        XCTAssertGreaterThan(numbers, 1_000, "the random texts include many valid numbers")
+    }
+
     func testTextAndFlagCodes() throws {
         XCTAssertEqual(try CanonicalCodes.normalise(code: "consciousness", raw: .text("v"), unit: nil).value, .text("V"))
         XCTAssertEqual(try CanonicalCodes.normalise(code: "oxygen", raw: .text("yes"), unit: nil).value, .flag(true))
