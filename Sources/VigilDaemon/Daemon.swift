@@ -111,10 +111,11 @@ struct IngestService: Service {
 
     func run() async throws {
         var settling = SettlingFiles()
-        /// Processes a regular file now, or once it has settled when `limits.settle_seconds` is set.
-        func take(_ name: String) {
+        /// Processes a regular file now, or once it has settled when `limits.settle_seconds` is set;
+        /// `next`, the next file of the same list, is read and parsed meanwhile on another thread.
+        func take(_ name: String, next: String? = nil) {
             let settle = state.configuration.limits.settleSeconds
-            if settle > 0 { settling.watch(name, inbox: state.configuration.directories.inbox) } else { processor.process(name: name) }
+            if settle > 0 { settling.watch(name, inbox: state.configuration.directories.inbox) } else { processor.process(name: name, readingAhead: next) }
         }
         await withGracefulShutdownHandler {
             for await event in watcher.events.cancelOnGracefulShutdown() {
@@ -123,9 +124,9 @@ struct IngestService: Service {
                     take(name)
                 case .heartbeat:
                     let settled = settling.settled(inbox: state.configuration.directories.inbox, quiet: state.configuration.limits.settleSeconds, now: Date())
-                    for name in settled {
+                    for (index, name) in settled.enumerated() {
                         if Task.isShuttingDownGracefully { break }
-                        processor.process(name: name)
+                        processor.process(name: name, readingAhead: index + 1 < settled.count ? settled[index + 1] : nil)
                     }
                 case .created(let name):
                     processor.processIfNotRegularFile(name: name)
@@ -138,9 +139,10 @@ struct IngestService: Service {
                         processor.refuseUnreadableName(bytes)
                     }
                     let settledBefore = periodic ? Date().addingTimeInterval(-InboxWatcher.quietSeconds) : nil
-                    for name in InboxWatcher.scan(directory: state.configuration.directories.inbox, modifiedBefore: settledBefore) {
+                    let names = InboxWatcher.scan(directory: state.configuration.directories.inbox, modifiedBefore: settledBefore)
+                    for (index, name) in names.enumerated() {
                         if Task.isShuttingDownGracefully { break }
-                        take(name)
+                        take(name, next: index + 1 < names.count ? names[index + 1] : nil)
                     }
                 case .tick:
                     processor.evaluateTrialRules()

@@ -88,6 +88,27 @@ final class PipelineTests: XCTestCase {
         XCTAssertEqual(try store.statistics().storedRecords, 1)
     }
 
+    /// A backlog's next file is read and parsed while the current one is applied. The read-ahead is
+    /// used only for the file as it was read: a file rewritten after it is read again.
+    func testReadAheadIsUsedOnlyForTheFileAsItWasRead() throws {
+        let inbox = configuration.directories.inbox
+        func write(_ name: String, _ content: String) { _ = FileManager.default.createFile(atPath: "\(inbox)/\(name)", contents: Data(content.utf8)) }
+        write("1.ndjson", lactate("LAB-1", 1.0, subject: "LYS-02-001"))
+        write("2.ndjson", lactate("LAB-2", 1.1, subject: "LYS-02-002"))
+        write("3.ndjson", lactate("LAB-3", 1.2, subject: "LYS-02-003"))
+        XCTAssertEqual(processor.process(name: "1.ndjson", readingAhead: "2.ndjson"), .archived(applied: 1, rejected: 0, unchanged: 0))
+        XCTAssertEqual(processor.process(name: "2.ndjson", readingAhead: "3.ndjson"), .archived(applied: 1, rejected: 0, unchanged: 0))
+        XCTAssertEqual(processor.readAheadUsed.withLock { $0 }, 1, "2.ndjson came from its read-ahead")
+        // 3.ndjson was read ahead with lactate 1.2, then rewritten (another size) with 5.2: the new content counts.
+        processor.readAheadQueue.sync {}
+        write("3.ndjson", lactate("LAB-3", 5.2, subject: "LYS-02-003") + "\n")
+        XCTAssertEqual(processor.process(name: "3.ndjson"), .archived(applied: 1, rejected: 0, unchanged: 0))
+        XCTAssertEqual(processor.readAheadUsed.withLock { $0 }, 1, "the stale read-ahead was not used")
+        XCTAssertEqual(try raised().map(\.subject), ["LYS-02-003"], "the rewritten value 5.2 raised the alert")
+        XCTAssertEqual(try store.subjectInputs(subject: "LYS-02-003", asOf: Date()).latest["lactate"]?.value, .number(5.2))
+        XCTAssertEqual(try store.subjectInputs(subject: "LYS-02-002", asOf: Date()).latest["lactate"]?.value, .number(1.1))
+    }
+
     func testIdenticalFileAndIdenticalRecordAreNotAppliedAgain() throws {
         let content = lactate("LAB-7", 3.0)
         XCTAssertEqual(drop("one.ndjson", content), .archived(applied: 1, rejected: 0, unchanged: 0))
