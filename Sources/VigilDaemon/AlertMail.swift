@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import VigilConfig
 import VigilCore
 
@@ -101,19 +102,28 @@ public struct AlertMail: Sendable {
 
     /// "2026-11-23 06:40 +01:00": local wall-clock time with its offset, unambiguous and readable.
     public static func siteTime(_ date: Date, zone: TimeZone) -> String {
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = zone
-        formatter.dateFormat = "yyyy-MM-dd HH:mm xxx"
-        return formatter.string(from: date)
+        formatted(date, zone: zone, format: "yyyy-MM-dd HH:mm xxx")
     }
 
     static func rfc5322Date(_ date: Date) -> String {
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(secondsFromGMT: 0)
-        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss '+0000'"
-        return formatter.string(from: date)
+        formatted(date, zone: TimeZone(secondsFromGMT: 0)!, format: "EEE, dd MMM yyyy HH:mm:ss '+0000'")
+    }
+
+    /// Formatters made once per zone and format and used under a lock: making a DateFormatter (an
+    /// ICU formatter) for every evidence time was a tenth of the cost of delivering an alert.
+    private static let formatters = Mutex<[String: DateFormatter]>([:])
+
+    private static func formatted(_ date: Date, zone: TimeZone, format: String) -> String {
+        formatters.withLock { formatters in
+            let key = zone.identifier + "\u{0}" + format
+            if let formatter = formatters[key] { return formatter.string(from: date) }
+            let formatter = DateFormatter()
+            formatter.locale = Locale(identifier: "en_US_POSIX")
+            formatter.timeZone = zone
+            formatter.dateFormat = format
+            formatters[key] = formatter
+            return formatter.string(from: date)
+        }
     }
 
     /// RFC 2047 encoded-word for a header value that is not plain ASCII.

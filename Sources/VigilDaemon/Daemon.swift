@@ -111,22 +111,22 @@ struct IngestService: Service {
 
     func run() async throws {
         var settling = SettlingFiles()
+        let going = { !Task.isShuttingDownGracefully }
         /// Processes a regular file now, or once it has settled when `limits.settle_seconds` is set;
-        /// `next`, the next file of the same list, is read and parsed meanwhile on another thread.
-        func take(_ name: String, next: String? = nil) {
+        /// the files due after it (`upcoming`) are read ahead and, when ready, committed with it.
+        func take(_ name: String, upcoming: UpcomingFiles) {
             let settle = state.configuration.limits.settleSeconds
-            if settle > 0 { settling.watch(name, inbox: state.configuration.directories.inbox) } else { processor.process(name: name, readingAhead: next) }
+            if settle > 0 { settling.watch(name, inbox: state.configuration.directories.inbox) } else { processor.process(name: name, upcoming: upcoming) }
         }
         await withGracefulShutdownHandler {
             for await event in watcher.events.cancelOnGracefulShutdown() {
                 switch event {
                 case .file(let name):
-                    take(name)
+                    take(name, upcoming: watcher.upcoming(after: name, while: going))
                 case .heartbeat:
-                    let settled = settling.settled(inbox: state.configuration.directories.inbox, quiet: state.configuration.limits.settleSeconds, now: Date())
-                    for (index, name) in settled.enumerated() {
-                        if Task.isShuttingDownGracefully { break }
-                        processor.process(name: name, readingAhead: index + 1 < settled.count ? settled[index + 1] : nil)
+                    let settled = UpcomingFiles.list(settling.settled(inbox: state.configuration.directories.inbox, quiet: state.configuration.limits.settleSeconds, now: Date()), while: going)
+                    while let name = settled.next() {
+                        processor.process(name: name, upcoming: settled)
                     }
                 case .created(let name):
                     processor.processIfNotRegularFile(name: name)
@@ -139,10 +139,9 @@ struct IngestService: Service {
                         processor.refuseUnreadableName(bytes)
                     }
                     let settledBefore = periodic ? Date().addingTimeInterval(-InboxWatcher.quietSeconds) : nil
-                    let names = InboxWatcher.scan(directory: state.configuration.directories.inbox, modifiedBefore: settledBefore)
-                    for (index, name) in names.enumerated() {
-                        if Task.isShuttingDownGracefully { break }
-                        take(name, next: index + 1 < names.count ? names[index + 1] : nil)
+                    let names = UpcomingFiles.list(InboxWatcher.scan(directory: state.configuration.directories.inbox, modifiedBefore: settledBefore), while: going)
+                    while let name = names.next() {
+                        take(name, upcoming: names)
                     }
                 case .tick:
                     processor.evaluateTrialRules()

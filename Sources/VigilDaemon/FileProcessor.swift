@@ -96,16 +96,48 @@ public final class FileProcessor: Sendable {
         return prepared
     }
 
+    /// Files committed together at most (group commit), and the records past which no further file
+    /// joins: a backlog's small files share one transaction, its fsyncs and one delivery pass, while
+    /// one transaction stays short enough for the next alert to wait little behind it.
+    static let groupCommitFiles = 32
+    static let groupCommitRecords = 10_000
+
     /// Processes one inbox file; with `next`, the next file of the same backlog is read and parsed
     /// on another thread while this one is applied.
     @discardableResult
     public func process(name: String, readingAhead next: String? = nil) -> Outcome {
-        guard !Self.isTemporaryName(name), !name.contains("/") else { return .ignored }
+        let upcoming = next.map { UpcomingFiles.list([$0]) }
+        return processFiles(first: name, upcoming: upcoming, maxFiles: 1).first?.outcome ?? .ignored
+    }
+
+    /// Processes `name` and, in the same transaction, the files due after it (`upcoming`) whose read
+    /// ahead is ready by the time the one before them is applied (group commit). Each file is applied,
+    /// evaluated and put in the file ledger exactly as it would be alone, in order, so alerts are the
+    /// same; the ledger entries of all of them commit together, then alerts are delivered and each file
+    /// is moved. After a crash each file is found in the ledger and finished, as a single file is.
+    @discardableResult
+    public func process(name: String, upcoming: UpcomingFiles) -> [(name: String, outcome: Outcome)] {
+        processFiles(first: name, upcoming: upcoming, maxFiles: Self.groupCommitFiles)
+    }
+
+    /// An inbox file read and parsed, ready to apply.
+    struct ReadFile {
+        let name: String
+        let path: String
+        /// The file as `lstat` saw it before the read; compared again after the commit.
+        let info: stat
+        let sha: String
+        let parsed: ParseResult
+        let now: Date
+    }
+
+    func processFiles(first name: String, upcoming: UpcomingFiles?, maxFiles: Int) -> [(name: String, outcome: Outcome)] {
+        guard !Self.isTemporaryName(name), !name.contains("/") else { return [(name, .ignored)] }
         let configuration = state.configuration
         let directories = configuration.directories
         let path = "\(directories.inbox)/\(name)"
         var info = stat()
-        guard lstat(path, &info) == 0 else { return .ignored }  // gone already (processed by an earlier event)
+        guard lstat(path, &info) == 0 else { return [(name, .ignored)] }  // gone already (processed by an earlier event)
 
         let now = clock()
         state.beginWork(name, at: now)
@@ -116,14 +148,14 @@ public final class FileProcessor: Sendable {
             if reportedDirectories.withLock({ $0.insert(name).inserted }) {
                 logger.warning("inbox entry \(Self.printable(name)) is a directory; left alone (producers must drop files)")
             }
-            return .ignored
+            return [(name, .ignored)]
         }
         if kind != S_IFREG {
             let what = kind == S_IFLNK ? "a symbolic link" : kind == S_IFIFO ? "a FIFO" : "not a regular file"
-            return refuse(name: name, path: path, reason: "\(what) is refused; producers must write regular files", key: "\(info.st_ino)|\(info.st_mtim.tv_sec)", now: now)
+            return [(name, refuse(name: name, path: path, reason: "\(what) is refused; producers must write regular files", key: "\(info.st_ino)|\(info.st_mtim.tv_sec)", now: now))]
         }
         if Int(info.st_size) > configuration.limits.maxFileBytes {
-            return refuse(name: name, path: path, reason: "file of \(info.st_size) bytes exceeds the \(configuration.limits.maxFileBytes)-byte limit (limits.max_file_bytes)", key: "\(info.st_ino)|\(info.st_mtim.tv_sec)|\(info.st_size)", now: now)
+            return [(name, refuse(name: name, path: path, reason: "file of \(info.st_size) bytes exceeds the \(configuration.limits.maxFileBytes)-byte limit (limits.max_file_bytes)", key: "\(info.st_ino)|\(info.st_mtim.tv_sec)|\(info.st_size)", now: now))]
         }
 
         let data: Data
@@ -140,14 +172,14 @@ public final class FileProcessor: Sendable {
                 // A producer is still writing in place (against the rename contract): take the file when
                 // it is stable, at its close-write event or the next rescan, never half of it.
                 logger.notice("inbox file \(Self.printable(name)) \(changing.detail) while being read; left for a later pass")
-                return .deferred(changing.detail)
+                return [(name, .deferred(changing.detail))]
             } catch {
                 logger.error("cannot read inbox file \(Self.printable(name)): \(error)")
-                return .failed("\(error)")
+                return [(name, .failed("\(error)"))]
             }
             sha = Digest.sha256Hex(data)
         }
-        if let next { readAhead(name: next) }
+        if let next = upcoming?.peek() { readAhead(name: next) }
 
         do {
             if let entry = try store.fileEntry(sha256: sha) {
@@ -155,55 +187,101 @@ public final class FileProcessor: Sendable {
                 emitter.deliverPending()
                 try finish(name: name, entry: entry, directories: directories, duplicate: true)
                 logger.info("inbox file \(Self.printable(name)) was already processed (sha256 \(sha.prefix(12))); not applied again")
-                return .alreadyProcessed
+                return [(name, .alreadyProcessed)]
             }
         } catch {
-            return failed(name, error)
+            return [(name, failed(name, error))]
         }
 
-        let parsed = parsedAhead ?? parse(name: name, data: data, configuration: configuration)
-        for note in parsed.notes { logger.notice("\(Self.printable(name)): \(note)") }
+        let first = ReadFile(name: name, path: path, info: info, sha: sha,
+                             parsed: parsedAhead ?? parse(name: name, data: data, configuration: configuration), now: now)
+        for note in first.parsed.notes { logger.notice("\(Self.printable(name)): \(note)") }
 
-        let entry: FileLedgerEntry
+        var batch = [first]
+        let entries: [FileLedgerEntry]
         do {
-            entry = try store.transaction { tx in
-                var applied: [Record] = []
-                var unchanged = 0
-                for located in parsed.records {
-                    switch try tx.apply(located.record, fileSHA256: sha, at: now) {
-                    case .new: applied.append(located.record)
-                    case .unchanged: unchanged += 1
-                    case .amended(let revision):
-                        logger.notice("\(Self.printable(name)): record \(located.record.id) amended (revision \(revision))")
-                        applied.append(located.record)
-                    }
+            entries = try store.transaction { tx in
+                var entries = [try apply(first, configuration: configuration, in: tx)]
+                var records = first.parsed.records.count
+                while entries.count < maxFiles, records < Self.groupCommitRecords, let upcoming, let candidate = upcoming.peek(),
+                      let file = try batchCandidate(candidate, configuration: configuration, in: tx) {
+                    upcoming.take(candidate)
+                    if let after = upcoming.peek() { readAhead(name: after) }
+                    for note in file.parsed.notes { logger.notice("\(Self.printable(file.name)): \(note)") }
+                    batch.append(file)
+                    entries.append(try apply(file, configuration: configuration, in: tx))
+                    records += file.parsed.records.count
                 }
-                let retracted = try tx.retract(parsed.retractions, at: now)
-                for id in retracted {
-                    logger.notice("\(Self.printable(name)): record \(id) withdrawn by its sender; kept for audit, no longer current")
-                }
-                let evaluator = Evaluator(configuration: configuration, now: now)
-                _ = try evaluator.evaluate(applied, in: tx)
-                _ = try TrialMonitor(configuration: configuration, now: now).evaluate(applied: applied, fullPass: !retracted.isEmpty, in: tx)
-                if !parsed.errors.isEmpty {
-                    try tx.record(evaluator.dataQualityAlert(fileName: name, triggerKey: sha, errors: parsed.errors, applied: applied.count))
-                }
-                let usable = !parsed.records.isEmpty || !parsed.retractions.isEmpty || parsed.errors.isEmpty
-                let entry = FileLedgerEntry(
-                    sha256: sha, name: name, receivedAt: now, outcome: usable ? .archived : .rejected,
-                    applied: applied.count, rejected: parsed.errors.count, unchanged: unchanged,
-                    destination: try destination(for: name, usable: usable, sha: sha, now: now, directories: directories, timeZone: configuration.trial.siteTimeZone),
-                    errorsJSON: parsed.errors.isEmpty ? nil : Self.errorsJSON(file: name, errors: parsed.errors))
-                try tx.recordFile(entry)
-                return entry
+                return entries
             }
         } catch {
-            return failed(name, error)
+            if batch.count > 1 {
+                // One of the files failed the shared transaction, and nothing of it was committed: take
+                // each file alone, so that each gets its own outcome and the others are not held up.
+                logger.notice("a transaction of \(batch.count) inbox files failed (\(error)); processing them one by one")
+                return batch.map { ($0.name, processFiles(first: $0.name, upcoming: nil, maxFiles: 1).first?.outcome ?? .ignored) }
+            }
+            return [(name, failed(name, error))]
         }
 
         emitter.deliverPending()
+        return zip(batch, entries).map { file, entry in (file.name, complete(file, entry: entry, directories: directories)) }
+    }
+
+    /// The next file of a batch, if it can join the transaction: a regular file within the size
+    /// limit whose read ahead is ready and still matches it, and not in the ledger (which, read inside
+    /// the transaction, includes the batch's own files: a copy of one goes the single-file way).
+    func batchCandidate(_ name: String, configuration: VigilConfiguration, in tx: StoreTransaction) throws -> ReadFile? {
+        guard !Self.isTemporaryName(name), !name.contains("/") else { return nil }
+        let path = "\(configuration.directories.inbox)/\(name)"
+        var info = stat()
+        guard lstat(path, &info) == 0, info.st_mode & S_IFMT == S_IFREG, Int(info.st_size) <= configuration.limits.maxFileBytes,
+              let prepared = takeReadAhead(name: name, info: info, configuration: configuration),
+              try tx.fileEntry(sha256: prepared.sha) == nil
+        else { return nil }
+        return ReadFile(name: name, path: path, info: info, sha: prepared.sha, parsed: prepared.parsed, now: clock())
+    }
+
+    /// Applies one file's records, evaluates them and writes its ledger entry, inside `tx`.
+    func apply(_ file: ReadFile, configuration: VigilConfiguration, in tx: StoreTransaction) throws -> FileLedgerEntry {
+        let (name, parsed, now, sha) = (file.name, file.parsed, file.now, file.sha)
+        var applied: [Record] = []
+        var unchanged = 0
+        for located in parsed.records {
+            switch try tx.apply(located.record, fileSHA256: sha, at: now) {
+            case .new: applied.append(located.record)
+            case .unchanged: unchanged += 1
+            case .amended(let revision):
+                logger.notice("\(Self.printable(name)): record \(located.record.id) amended (revision \(revision))")
+                applied.append(located.record)
+            }
+        }
+        let retracted = try tx.retract(parsed.retractions, at: now)
+        for id in retracted {
+            logger.notice("\(Self.printable(name)): record \(id) withdrawn by its sender; kept for audit, no longer current")
+        }
+        let evaluator = Evaluator(configuration: configuration, now: now)
+        _ = try evaluator.evaluate(applied, in: tx)
+        _ = try TrialMonitor(configuration: configuration, now: now).evaluate(applied: applied, fullPass: !retracted.isEmpty, in: tx)
+        if !parsed.errors.isEmpty {
+            try tx.record(evaluator.dataQualityAlert(fileName: name, triggerKey: sha, errors: parsed.errors, applied: applied.count))
+        }
+        let usable = !parsed.records.isEmpty || !parsed.retractions.isEmpty || parsed.errors.isEmpty
+        let entry = FileLedgerEntry(
+            sha256: sha, name: name, receivedAt: now, outcome: usable ? .archived : .rejected,
+            applied: applied.count, rejected: parsed.errors.count, unchanged: unchanged,
+            destination: try destination(for: name, usable: usable, sha: sha, now: now, directories: configuration.directories, timeZone: configuration.trial.siteTimeZone),
+            errorsJSON: parsed.errors.isEmpty ? nil : Self.errorsJSON(file: name, errors: parsed.errors))
+        try tx.recordFile(entry)
+        return entry
+    }
+
+    /// After the commit (and the delivery of its alerts): moves the file where its ledger entry says,
+    /// unless it was written to after it was read.
+    func complete(_ file: ReadFile, entry: FileLedgerEntry, directories: VigilConfiguration.Directories) -> Outcome {
+        let (name, info) = (file.name, file.info)
         var current = stat()
-        if lstat(path, &current) == 0, current.st_ino == info.st_ino, FileStamp(current) != FileStamp(info) {
+        if lstat(file.path, &current) == 0, current.st_ino == info.st_ino, FileStamp(current) != FileStamp(info) {
             // Written to after it was read: what was read is applied (and idempotent by record id), so the
             // file stays in the inbox and is read whole again once stable, instead of being archived
             // while its producer still holds it open.
@@ -217,8 +295,8 @@ public final class FileProcessor: Sendable {
         }
         state.setDegraded("pipeline", nil)
         if entry.outcome == .rejected {
-            let reason = parsed.errors.first?.summary ?? "no record"
-            logger.warning("inbox file \(Self.printable(name)) rejected: \(parsed.errors.count) error(s), first: \(reason)")
+            let reason = file.parsed.errors.first?.summary ?? "no record"
+            logger.warning("inbox file \(Self.printable(name)) rejected: \(file.parsed.errors.count) error(s), first: \(reason)")
             return .rejected(reason: reason)
         }
         logger.info("inbox file \(Self.printable(name)): \(entry.applied) applied, \(entry.rejected) rejected, \(entry.unchanged) unchanged")
@@ -422,5 +500,38 @@ public final class FileProcessor: Sendable {
         }
         let data = (try? JSONSerialization.data(withJSONObject: objects, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])) ?? Data("[]".utf8)
         return String(decoding: data, as: UTF8.self) + "\n"
+    }
+}
+
+/// The inbox files due after the one in hand, in the order they will be taken: the watcher's queue
+/// of announced files, or a rescan's list. `FileProcessor` reads the next one ahead while it applies
+/// the current one, and takes into the same transaction those whose read is ready (group commit).
+/// Used from the one thread that processes files.
+public final class UpcomingFiles {
+    /// The next file, without taking it; nil when there is none (or no more may be taken now).
+    let peek: () -> String?
+    /// `name`, just returned by `peek`, is taken into the batch in hand.
+    let take: (String) -> Void
+
+    public init(peek: @escaping () -> String?, take: @escaping (String) -> Void) {
+        self.peek = peek
+        self.take = take
+    }
+
+    /// The files of a fixed list, in order; `next()` takes them one at a time, and a batch takes
+    /// them from the same place.
+    public static func list(_ names: [String], while going: @escaping () -> Bool = { true }) -> UpcomingFiles {
+        final class Position { var index = 0 }
+        let position = Position()
+        return UpcomingFiles(
+            peek: { going() && position.index < names.count ? names[position.index] : nil },
+            take: { name in if position.index < names.count, names[position.index] == name { position.index += 1 } })
+    }
+
+    /// Takes the next file.
+    public func next() -> String? {
+        guard let name = peek() else { return nil }
+        take(name)
+        return name
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import Synchronization
 
 /// Watches the inbox with inotify (`IN_CLOSE_WRITE`, `IN_MOVED_TO`) on a thread of its own and turns
 /// what it sees into a stream of work: a file name to process, a full rescan (at start, on queue
@@ -24,6 +25,9 @@ public final class InboxWatcher: Sendable {
 
     public let events: AsyncStream<Event>
     private let continuation: AsyncStream<Event>.Continuation
+    /// Names of the `.file` events yielded and not yet taken, in order, so that the pipeline can
+    /// read the next file ahead while it applies the current one (`takeFile`).
+    private let announcedFiles = Mutex<[String]>([])
     private let inotifyFD: Int32
     private let wakeRead: Int32
     private let wakeWrite: Int32
@@ -60,6 +64,26 @@ public final class InboxWatcher: Sendable {
         let thread = Thread { [self] in self.loop() }
         thread.name = "vigil-inbox"
         thread.start()
+    }
+
+    /// Marks the `.file` event of `name` as taken; returns the name of the file event queued after
+    /// it, if any (the next file to read ahead).
+    @discardableResult
+    public func takeFile(_ name: String) -> String? {
+        announcedFiles.withLock { names in
+            if let index = names.firstIndex(of: name) { names.removeSubrange(...index) }
+            return names.first
+        }
+    }
+
+    /// The files announced after `name` (whose event is being handled), for read-ahead and group
+    /// commit. A file taken into a batch this way still has its `.file` event to come, which then
+    /// finds it gone and is ignored, as for any file processed by an earlier event.
+    public func upcoming(after name: String, while going: @escaping () -> Bool) -> UpcomingFiles {
+        takeFile(name)
+        return UpcomingFiles(
+            peek: { [self] in going() ? announcedFiles.withLock { $0.first } : nil },
+            take: { [self] taken in announcedFiles.withLock { names in if names.first == taken { names.removeFirst() } } })
     }
 
     /// Stops the watcher thread and ends the event stream.
@@ -121,7 +145,13 @@ public final class InboxWatcher: Sendable {
                 let bytes = Array(nameBytes.prefix { $0 != 0 })
                 guard !bytes.isEmpty else { continue }
                 if let name = String(validating: bytes, as: UTF8.self) {
-                    continuation.yield(mask & UInt32(IN_CREATE) != 0 ? .created(name) : .file(name))
+                    if mask & UInt32(IN_CREATE) != 0 {
+                        continuation.yield(.created(name))
+                    } else {
+                        // A producer's temporary file is never processed: it is not a file to read ahead.
+                        if !FileProcessor.isTemporaryName(name) { announcedFiles.withLock { $0.append(name) } }
+                        continuation.yield(.file(name))
+                    }
                 } else {
                     continuation.yield(.unreadableName(bytes))
                 }

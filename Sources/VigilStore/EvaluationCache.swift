@@ -6,8 +6,9 @@ import VigilCore
 public typealias SubjectHistory = (adverseEvents: [AdverseEvent], events: [ClinicalEvent])
 
 /// What evaluation reads of each subject at every file, kept in memory as last committed: the signal
-/// states of every rule and the adverse events and events. Decoding them from JSON at every file was
-/// a tenth of the daemon's CPU.
+/// states of every rule, the adverse events and events, and the newest observations per code
+/// (`LatestValues`). Decoding them from JSON at every file was a tenth of the daemon's CPU, and the
+/// newest-value query at every time point a seventh.
 ///
 /// Only committed values may be used, whatever happens to a transaction: a commit can fail after
 /// the transaction's work is done (a full disk fails at COMMIT). So the cache is tied to a generation
@@ -19,6 +20,7 @@ final class EvaluationCache: Sendable {
     struct Subject {
         var states: [String: SignalState]?
         var history: SubjectHistory?
+        var latest: LatestValues?
     }
 
     private struct Contents {
@@ -26,8 +28,9 @@ final class EvaluationCache: Sendable {
         var subjects: [String: Subject] = [:]
     }
 
-    /// Subjects kept at most; past it the cache starts again empty (a trial has tens of subjects).
-    static let capacity = 20_000
+    /// Subjects kept at most; past it the cache starts again empty (a trial has tens of subjects, and
+    /// a subject's newest values take a few kilobytes).
+    static let capacity = 2_000
 
     private let contents = Mutex(Contents())
 
@@ -44,6 +47,7 @@ final class EvaluationCache: Sendable {
     }
 
     /// Takes over what a transaction read and wrote; `generation` is the number it leaves in the database.
+    /// `allHistoriesStale` (a withdrawal or an amendment) also drops every subject's newest values.
     func update(from generation: Int64, to newGeneration: Int64, _ changes: [String: Subject], staleHistories: Set<String>, allHistoriesStale: Bool) {
         contents.withLock { contents in
             if contents.generation != generation || contents.subjects.count + changes.count > Self.capacity {
@@ -51,13 +55,20 @@ final class EvaluationCache: Sendable {
             }
             contents.generation = newGeneration
             if allHistoriesStale {
-                for key in contents.subjects.keys { contents.subjects[key]?.history = nil }
+                for key in contents.subjects.keys {
+                    contents.subjects[key]?.history = nil
+                    contents.subjects[key]?.latest = nil
+                }
             }
             for subject in staleHistories { contents.subjects[subject]?.history = nil }
             for (subject, change) in changes {
                 var entry = contents.subjects[subject] ?? Subject()
                 if let states = change.states { entry.states = states }
                 if let history = change.history { entry.history = history }
+                if var latest = change.latest {
+                    latest.trim()
+                    entry.latest = latest
+                }
                 contents.subjects[subject] = entry
             }
         }
@@ -77,6 +88,9 @@ final class TransactionScope {
     /// The database's generation when first asked, and whether this transaction raised it.
     private var generation: Int64?
     private var raised = false
+    /// Signal states changed by this transaction and not yet written: a state can change at every
+    /// time point of a file, and only the last one needs writing (`finish` writes them).
+    private var unwrittenStates: [String: SignalState] = [:]
 
     private let cache: EvaluationCache
     private let db: Database
@@ -105,6 +119,12 @@ final class TransactionScope {
     /// its last change: if the commit then fails, the database keeps the old generation and the next
     /// transaction drops the cache.
     func finish() throws {
+        for key in unwrittenStates.keys.sorted() {
+            let state = unwrittenStates[key]!
+            try db.cachedStatement(sql: "INSERT OR REPLACE INTO signal_state (rule, subject, payload) VALUES (?, ?, ?)")
+                .execute(arguments: [state.rule, state.subject, try StoreTransaction.encoder.encode(state)])
+        }
+        unwrittenStates = [:]
         guard generation != nil || !subjects.isEmpty else { return }
         let from = try currentGeneration()
         cache.update(from: from, to: raised ? from + 1 : from, subjects, staleHistories: staleHistories, allHistoriesStale: allHistoriesStale)
@@ -117,11 +137,40 @@ final class TransactionScope {
         return states
     }
 
+    /// Takes a rule's new state; it is written to the database by `finish`, inside the transaction.
     func save(_ state: SignalState, load: () throws -> [String: SignalState]) throws {
         var states = try self.states(subject: state.subject, load: load)
         states[state.rule] = state
         subjects[state.subject, default: .init()].states = states
+        unwrittenStates[state.subject + "\u{0}" + state.rule] = state
         try raiseGeneration()
+    }
+
+    /// The newest value of each code at or before `asOf`: from the subject's newest values as this
+    /// transaction sees them (its own copy, else the cache's, else `load`ed from the database), or
+    /// from `query` when those do not reach back to `asOf`.
+    func latest(subject: String, asOf: Double, load: () throws -> LatestValues, query: () throws -> [String: TimedValue]) throws -> [String: TimedValue] {
+        let latest: LatestValues
+        if let own = subjects[subject]?.latest {
+            latest = own
+        } else {
+            latest = try (allHistoriesStale ? nil : cache.subject(subject, generation: currentGeneration())?.latest) ?? load()
+            subjects[subject, default: .init()].latest = latest
+        }
+        return try latest.values(asOf: asOf) ?? query()
+    }
+
+    /// An observation row this transaction inserted: added to the subject's newest values if this
+    /// transaction or the cache holds them (otherwise they are read from the database when needed,
+    /// and the database has the row).
+    func observationInserted(subject: String, code: String, _ entry: LatestValues.Entry) throws {
+        try raiseGeneration()
+        if subjects[subject]?.latest != nil {
+            subjects[subject]!.latest!.insert(code: code, entry)
+        } else if !allHistoriesStale, var cached = try cache.subject(subject, generation: currentGeneration())?.latest {
+            cached.insert(code: code, entry)
+            subjects[subject, default: .init()].latest = cached
+        }
     }
 
     func history(subject: String, load: () throws -> SubjectHistory) throws -> SubjectHistory {
@@ -139,9 +188,12 @@ final class TransactionScope {
         try raiseGeneration()
     }
 
-    /// Records were withdrawn or amended: every subject's history may have changed.
+    /// Records were withdrawn or amended: every subject's history and newest values may have changed.
     func historiesChanged() throws {
-        for key in subjects.keys { subjects[key]?.history = nil }
+        for key in subjects.keys {
+            subjects[key]?.history = nil
+            subjects[key]?.latest = nil
+        }
         allHistoriesStale = true
         try raiseGeneration()
     }

@@ -34,7 +34,15 @@ public struct StoreTransaction {
                     record.id, record.typeName, record.subject, record.time?.timeIntervalSince1970, columns.code, columns.value,
                     columns.kind, columns.text, columns.low, columns.high, hash, payload, fileSHA256, time.timeIntervalSince1970,
                 ])
-            if record.typeName != "observation" { try scope.historyChanged(subject: record.subject) }
+            if case .observation(let o) = record {
+                // The time as a read of the row gives it back (seconds since 1970), to the last bit.
+                let time = o.time.timeIntervalSince1970
+                try scope.observationInserted(subject: o.subject, code: o.code, LatestValues.Entry(
+                    time: time, row: db.lastInsertedRowID,
+                    value: TimedValue(value: o.value, time: Date(timeIntervalSince1970: time), record: o.id, low: o.low, high: o.high)))
+            } else {
+                try scope.historyChanged(subject: record.subject)
+            }
             return .new
         }
         let previousHash: String = existing["content_hash"]
@@ -114,16 +122,14 @@ public struct StoreTransaction {
         return states
     }
 
-    /// Writes a rule's state and returns it as stored: JSON keeps whole seconds, so a state kept in
+    /// Saves a rule's state and returns it as stored: JSON keeps whole seconds, so a state kept in
     /// memory must be the one a later read of the database would give, or evaluation after a restart
-    /// (or a replay) could differ from evaluation with a warm cache.
+    /// (or a replay) could differ from evaluation with a warm cache. The row is written once, with the
+    /// last state, when the transaction's work ends (before COMMIT).
     @discardableResult
     public func saveSignalState(_ state: SignalState) throws -> SignalState {
-        let payload = try Self.encoder.encode(state)
-        try db.cachedStatement(sql: "INSERT OR REPLACE INTO signal_state (rule, subject, payload) VALUES (?, ?, ?)")
-            .execute(arguments: [state.rule, state.subject, payload])
         let dates = [state.since, state.evidenceTime, state.endedAt].compactMap { $0?.timeIntervalSince1970 }
-        let stored = dates.allSatisfy({ $0 == $0.rounded(.down) }) ? state : try Self.decoder.decode(SignalState.self, from: payload)
+        let stored = dates.allSatisfy({ $0 == $0.rounded(.down) }) ? state : try Self.decoder.decode(SignalState.self, from: Self.encoder.encode(state))
         try scope.save(stored) { try storedSignalStates(subject: state.subject) }
         return stored
     }
@@ -148,6 +154,12 @@ public struct StoreTransaction {
             try db.execute(sql: "UPDATE alerts SET resolved_at = NULL WHERE id = ?", arguments: [episode])
         }
         return inserted
+    }
+
+    /// The ledger entry of a file by content digest, as this transaction sees the ledger (its own
+    /// entries included).
+    public func fileEntry(sha256: String) throws -> FileLedgerEntry? {
+        try FileLedgerEntry.fetch(db, sha256: sha256)
     }
 
     public func recordFile(_ entry: FileLedgerEntry) throws {

@@ -44,9 +44,15 @@ enum SubjectQueries {
     /// Newest non-withdrawn value of each code at or before `asOf`. The value comes from the v8
     /// columns; a row applied before v8 has none and its payload is decoded instead.
     static func latest(_ db: Database, subject: String, asOf: Date) throws -> [String: TimedValue] {
-        var latest: [String: TimedValue] = [:]
-        var legacyRows: [Int64] = []
-        let rows = try Row.fetchCursor(db.cachedStatement(sql: newestPerCodeSQL), arguments: ["subject": subject, "asOf": asOf.timeIntervalSince1970])
+        try newestRows(db, subject: subject, asOf: asOf.timeIntervalSince1970).mapValues(\.value)
+    }
+
+    /// The newest row of each code at or before `asOf` (seconds since 1970), with its time and rowid
+    /// as stored: what `LatestValues` keeps.
+    static func newestRows(_ db: Database, subject: String, asOf: Double) throws -> [String: LatestValues.Entry] {
+        var latest: [String: LatestValues.Entry] = [:]
+        var legacyRows: [(row: Int64, time: Double)] = []
+        let rows = try Row.fetchCursor(db.cachedStatement(sql: newestPerCodeSQL), arguments: ["subject": subject, "asOf": asOf])
         while let row = try rows.next() {
             // Columns by position (the order of the SELECT above): no name lookup per value.
             let value: ObservationValue?
@@ -56,16 +62,19 @@ enum SubjectQueries {
             case "flag": value = (row[5] as String?).map { .flag($0 == "true") }
             default: value = nil
             }
+            let rowid: Int64 = row[8]
             if let value, let time = row[2] as Double? {
-                latest[row[0]] = TimedValue(value: value, time: Date(timeIntervalSince1970: time), record: row[1], low: row[6], high: row[7])
+                latest[row[0]] = LatestValues.Entry(
+                    time: time, row: rowid,
+                    value: TimedValue(value: value, time: Date(timeIntervalSince1970: time), record: row[1], low: row[6], high: row[7]))
             } else {
-                legacyRows.append(row[8])
+                legacyRows.append((rowid, row[2] as Double? ?? 0))
             }
         }
-        for rowid in legacyRows {
+        for (rowid, time) in legacyRows {
             guard let data = try Data.fetchOne(db.cachedStatement(sql: "SELECT payload FROM records WHERE rowid = ?"), arguments: [rowid]),
                   case .observation(let o) = try decoder.decode(Record.self, from: data) else { continue }
-            latest[o.code] = TimedValue(value: o.value, time: o.time, record: o.id, low: o.low, high: o.high)
+            latest[o.code] = LatestValues.Entry(time: time, row: rowid, value: TimedValue(value: o.value, time: o.time, record: o.id, low: o.low, high: o.high))
         }
         return latest
     }
@@ -93,9 +102,12 @@ extension StoreTransaction {
         try SubjectQueries.inputs(db, subject: subject, asOf: asOf)
     }
 
-    /// Newest non-withdrawn value of each code at or before `asOf`.
+    /// Newest non-withdrawn value of each code at or before `asOf`: from the subject's newest values
+    /// kept in memory (`LatestValues`) when they answer it, else from the store.
     public func latestValues(subject: String, asOf: Date) throws -> [String: TimedValue] {
-        try SubjectQueries.latest(db, subject: subject, asOf: asOf)
+        try scope.latest(subject: subject, asOf: asOf.timeIntervalSince1970,
+                         load: { LatestValues(newest: try SubjectQueries.newestRows(db, subject: subject, asOf: .greatestFiniteMagnitude)) },
+                         query: { try SubjectQueries.latest(db, subject: subject, asOf: asOf) })
     }
 
     /// The subject's adverse events and events; they do not depend on the moment, so evaluation reads

@@ -109,6 +109,81 @@ final class PipelineTests: XCTestCase {
         XCTAssertEqual(try store.subjectInputs(subject: "LYS-02-002", asOf: Date()).latest["lactate"]?.value, .number(1.1))
     }
 
+    func mails() throws -> [String] {
+        try FileManager.default.contentsOfDirectory(atPath: "\(configuration.directories.outbox)/new").filter { $0.hasSuffix(".eml") }.sorted()
+    }
+
+    func archived() throws -> [String] {
+        let archive = configuration.directories.archive
+        return try FileManager.default.contentsOfDirectory(atPath: archive).flatMap { day in
+            try FileManager.default.contentsOfDirectory(atPath: "\(archive)/\(day)")
+        }.sorted()
+    }
+
+    /// Group commit: files due after the one in hand join its transaction when their read-ahead is
+    /// ready, and each is applied, evaluated and archived as it would be alone. A copy of a file of the
+    /// batch does not join it (it is found in the ledger and archived as a duplicate), nor does a file
+    /// with rejected records keep the next ones out.
+    func testFilesDueTogetherAreCommittedTogetherWithTheSameOutcomesAsAlone() throws {
+        let inbox = configuration.directories.inbox
+        func write(_ name: String, _ content: String) { _ = FileManager.default.createFile(atPath: "\(inbox)/\(name)", contents: Data(content.utf8)) }
+        write("1.ndjson", lactate("LAB-1", 4.6, subject: "LYS-02-001"))
+        write("2.ndjson", lactate("LAB-2", 1.1, subject: "LYS-02-002"))
+        write("3.ndjson", lactate("LAB-1", 4.6, subject: "LYS-02-001"))  // the same bytes as 1.ndjson
+        write("4.ndjson", lactate("LAB-4", 1.0, subject: "LYS-02-004") + "{\"type\":\"observation\",\"id\":\"LAB-5\"}\n")
+        write("5.ndjson", lactate("LAB-6", 5.0, subject: "LYS-02-006"))
+        let upcoming = UpcomingFiles.list(["2.ndjson", "3.ndjson", "4.ndjson", "5.ndjson"])
+        var outcomes = processor.process(name: "1.ndjson", upcoming: upcoming)
+        XCTAssertEqual(outcomes.map(\.name), ["1.ndjson", "2.ndjson"], "one transaction, up to the copy of a file in it")
+        while let name = upcoming.next() { outcomes += processor.process(name: name, upcoming: upcoming) }
+        XCTAssertEqual(outcomes.map(\.name), ["1.ndjson", "2.ndjson", "3.ndjson", "4.ndjson", "5.ndjson"])
+        XCTAssertEqual(outcomes.map(\.outcome), [
+            .archived(applied: 1, rejected: 0, unchanged: 0), .archived(applied: 1, rejected: 0, unchanged: 0), .alreadyProcessed,
+            .archived(applied: 1, rejected: 4, unchanged: 0), .archived(applied: 1, rejected: 0, unchanged: 0),  // 4 missing fields
+        ])
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: inbox), [])
+        XCTAssertEqual(try archived(), ["1.ndjson", "2.ndjson", "3.ndjson", "4.ndjson", "5.ndjson"])
+        let alerts = try raised()
+        XCTAssertEqual(alerts.map(\.rule).sorted(), ["data-quality", "lactate", "lactate"])
+        XCTAssertEqual(Set(alerts.compactMap(\.subject)), ["LYS-02-001", "LYS-02-006"])
+        XCTAssertEqual(try mails().count, 3, "one mail per alert, delivered after the shared commit")
+        XCTAssertEqual(try store.undeliveredAlerts().count, 0)
+        XCTAssertEqual(try store.statistics().recordsApplied, 4)
+    }
+
+    /// A file that fails the shared transaction takes none of the batch with it: nothing of the batch
+    /// was committed, each file is taken again alone, and only the failing one stays in the inbox.
+    func testAFileFailingTheSharedTransactionDoesNotHoldUpTheOthers() throws {
+        let inbox = configuration.directories.inbox
+        func write(_ name: String, _ content: String) { _ = FileManager.default.createFile(atPath: "\(inbox)/\(name)", contents: Data(content.utf8)) }
+        // A real SQLite trigger makes the store refuse one record, as a failing disk or a broken
+        // database would: the transaction fails while that file is applied.
+        let sqlite = Process()
+        sqlite.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
+        sqlite.arguments = ["\(configuration.directories.state)/vigil.sqlite",
+                            "CREATE TRIGGER refuse_boom BEFORE INSERT ON records WHEN NEW.id = 'BOOM' BEGIN SELECT RAISE(ABORT, 'refused by test trigger'); END;"]
+        try sqlite.run()
+        sqlite.waitUntilExit()
+        XCTAssertEqual(sqlite.terminationStatus, 0)
+        write("1.ndjson", lactate("LAB-1", 4.6, subject: "LYS-02-001"))
+        write("2.ndjson", lactate("BOOM", 1.1, subject: "LYS-02-002"))
+        write("3.ndjson", lactate("LAB-3", 5.0, subject: "LYS-02-003"))
+        let upcoming = UpcomingFiles.list(["2.ndjson", "3.ndjson"])
+        var outcomes = processor.process(name: "1.ndjson", upcoming: upcoming)
+        XCTAssertEqual(outcomes.map(\.name), ["1.ndjson", "2.ndjson"])
+        XCTAssertEqual(outcomes.first?.outcome, .archived(applied: 1, rejected: 0, unchanged: 0))
+        guard case .failed(let reason) = outcomes.last?.outcome else { return XCTFail("2.ndjson: \(outcomes)") }
+        XCTAssertTrue(reason.contains("refused by test trigger"), reason)
+        XCTAssertTrue(logs.contains("a transaction of 2 inbox files failed"))
+        while let name = upcoming.next() { outcomes += processor.process(name: name, upcoming: upcoming) }
+        XCTAssertEqual(outcomes.last?.outcome, .archived(applied: 1, rejected: 0, unchanged: 0))
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: inbox), ["2.ndjson"])
+        XCTAssertEqual(try archived(), ["1.ndjson", "3.ndjson"])
+        XCTAssertEqual(try raised().compactMap(\.subject).sorted(), ["LYS-02-001", "LYS-02-003"], "each alert once")
+        XCTAssertEqual(try mails().count, 2)
+        XCTAssertEqual(try store.statistics().recordsApplied, 2)
+    }
+
     func testIdenticalFileAndIdenticalRecordAreNotAppliedAgain() throws {
         let content = lactate("LAB-7", 3.0)
         XCTAssertEqual(drop("one.ndjson", content), .archived(applied: 1, rejected: 0, unchanged: 0))

@@ -1,0 +1,83 @@
+import VigilCore
+
+/// One subject's newest observations per code, kept in memory so that evaluation need not ask the
+/// store for the newest value of all 40 codes at every time point (that query was a seventh of the
+/// daemon's CPU in a backlog).
+///
+/// For each code the entries are a *complete suffix* of the subject's non-withdrawn rows of that code,
+/// ordered as the store orders them (time, then rowid): every row newer than the first entry is kept.
+/// So the newest row at or before a moment is in the suffix whenever any entry is at or before it;
+/// when none is and older rows may exist (`hasOlder`), only the store can answer and `values(asOf:)`
+/// says so with nil. Amendments and withdrawals are not tracked: they drop every subject's entries.
+struct LatestValues: Sendable, Equatable {
+    /// One stored row: its time and rowid as the store keeps them, and the value evaluation reads.
+    struct Entry: Sendable, Equatable {
+        var time: Double
+        var row: Int64
+        var value: TimedValue
+
+        func isBefore(_ other: Entry) -> Bool { time < other.time || (time == other.time && row < other.row) }
+    }
+
+    struct Code: Sendable, Equatable {
+        var entries: [Entry]
+        /// Rows older than the first entry may exist (never true with no entry: then the code has no row).
+        var hasOlder: Bool
+    }
+
+    /// Entries kept per code between transactions. A transaction adds to its own copy without limit;
+    /// what it hands to the cache is cut back to this. With vitals every 4 h, eight cover a lab result
+    /// that arrives a day late; an older moment is answered by the store.
+    static let keptPerCode = 8
+
+    private(set) var codes: [String: Code]
+
+    /// From the newest row of each observation code (the store's answer for the end of time): a code
+    /// without a row has none at all.
+    init(newest: [String: Entry]) {
+        var codes: [String: Code] = [:]
+        for code in SubjectQueries.observationCodes {
+            if let entry = newest[code] {
+                codes[code] = Code(entries: [entry], hasOlder: true)
+            } else {
+                codes[code] = Code(entries: [], hasOlder: false)
+            }
+        }
+        self.codes = codes
+    }
+
+    /// The newest value of each code at or before `asOf` (seconds since 1970, compared as the store
+    /// compares `time <= asOf`), or nil when some code's answer may lie before what is kept.
+    func values(asOf: Double) -> [String: TimedValue]? {
+        var result: [String: TimedValue] = [:]
+        for (code, kept) in codes {
+            if let entry = kept.entries.last(where: { $0.time <= asOf }) {
+                result[code] = entry.value
+            } else if kept.hasOlder {
+                return nil
+            }
+        }
+        return result
+    }
+
+    /// A row just inserted for this subject. Codes evaluation does not read are not kept.
+    mutating func insert(code: String, _ entry: Entry) {
+        guard var kept = codes[code] else { return }
+        if let first = kept.entries.first, entry.isBefore(first) {
+            // Older than the kept suffix: the suffix stays complete, and an older row now exists.
+            kept.hasOlder = true
+        } else {
+            var index = kept.entries.endIndex
+            while index > kept.entries.startIndex, entry.isBefore(kept.entries[index - 1]) { index -= 1 }
+            kept.entries.insert(entry, at: index)
+        }
+        codes[code] = kept
+    }
+
+    /// Keeps the newest `keptPerCode` entries of each code; dropping older ones keeps the suffix complete.
+    mutating func trim() {
+        for (code, kept) in codes where kept.entries.count > Self.keptPerCode {
+            codes[code] = Code(entries: Array(kept.entries.suffix(Self.keptPerCode)), hasOlder: true)
+        }
+    }
+}

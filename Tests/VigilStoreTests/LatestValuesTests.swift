@@ -1,0 +1,123 @@
+import XCTest
+import GRDB
+import VigilCore
+@testable import VigilStore
+
+/// Evaluation reads a subject's newest value per code from memory (`LatestValues`, kept in the
+/// evaluation cache) instead of asking the store at every time point. Every answer must be the
+/// store's: these tests hold the two to each other over random histories (out-of-order times, equal
+/// times, codes never seen, amendments, withdrawals, rolled-back transactions, answers reaching past
+/// what memory keeps).
+final class LatestValuesTests: StoreTestCase {
+    let subjects = ["LYS-01-001", "LYS-01-002"]
+    let codes = ["lactate", "heart_rate", "blood_culture", "oxygen", "creatinine"]
+
+    struct Rollback: Error {}
+
+    func observation(_ id: String, subject: String, code: String, minutes: Int, value: Double) -> VigilCore.Record {
+        let observed: ObservationValue = switch code {
+        case "blood_culture": .text(value > 50 ? "positive" : "negative")
+        case "oxygen": .flag(value > 50)
+        default: .number(value)
+        }
+        return .observation(Observation(id: id, subject: subject, time: t0.addingTimeInterval(Double(minutes) * 60), code: code, value: observed,
+                                        unit: observed.number == nil ? nil : "u", low: value > 70 ? 1 : nil, high: value > 70 ? 2.5 : nil))
+    }
+
+    /// The store's own answer, read past every cache.
+    func fromStore(_ store: VigilStore, subject: String, asOf: Date) throws -> [String: TimedValue] {
+        try store.pool.read { db in try SubjectQueries.latest(db, subject: subject, asOf: asOf) }
+    }
+
+    func testNewestValuesFromMemoryEqualTheStoresOverRandomHistories() throws {
+        for seed in UInt64(1)...6 {
+            try FileManager.default.createDirectory(atPath: "\(directory)/\(seed)", withIntermediateDirectories: true)
+            let store = try VigilStore(path: "\(directory)/\(seed)/vigil.sqlite")
+            var random = SplitMix64(seed: seed)
+            var nextID = 0
+            var ids: [String] = []
+            var compared = 0
+            for batch in 0..<60 {
+                let rollback = Int.random(in: 0..<10, using: &random) == 0
+                do {
+                    try store.transaction { tx in
+                        for _ in 0..<Int.random(in: 1...12, using: &random) {
+                            let subject = subjects.randomElement(using: &random)!
+                            let code = codes.randomElement(using: &random)!
+                            // Mostly forward in time, sometimes far back (a late lab), sometimes an equal time.
+                            let minutes = batch * 60 + Int.random(in: -30...30, using: &random) - (Int.random(in: 0..<8, using: &random) == 0 ? 1_440 : 0)
+                            let value = Double(Int.random(in: 0...100, using: &random))
+                            let choice = Int.random(in: 0..<20, using: &random)
+                            if choice == 0, let id = ids.randomElement(using: &random) {
+                                _ = try tx.retract([id], at: t0)
+                            } else if choice == 1, let id = ids.randomElement(using: &random) {
+                                // An amendment: same id, new content (maybe a new time, code or subject).
+                                _ = try tx.apply(observation(id, subject: subject, code: code, minutes: minutes, value: value), fileSHA256: "f", at: t0)
+                            } else {
+                                nextID += 1
+                                let id = "r\(nextID)"
+                                _ = try tx.apply(observation(id, subject: subject, code: code, minutes: minutes, value: value), fileSHA256: "f", at: t0)
+                                if !rollback { ids.append(id) }
+                            }
+                            // Ask as evaluation does, inside the transaction, at a moment around the new data.
+                            let asOf = t0.addingTimeInterval(Double(batch * 60 + Int.random(in: -1_500...40, using: &random)) * 60)
+                            let inMemory = try tx.latestValues(subject: subject, asOf: asOf)
+                            let direct = try SubjectQueries.latest(tx.db, subject: subject, asOf: asOf)
+                            XCTAssertEqual(inMemory, direct, "seed \(seed), batch \(batch), inside the transaction")
+                            compared += 1
+                        }
+                        if rollback { throw Rollback() }
+                    }
+                } catch is Rollback {}
+                // After the commit (or the rollback), a new transaction answers from the cache.
+                for subject in subjects {
+                    let asOf = t0.addingTimeInterval(Double(batch * 60 + Int.random(in: -600...60, using: &random)) * 60)
+                    let cached = try store.transaction { tx in try tx.latestValues(subject: subject, asOf: asOf) }
+                    XCTAssertEqual(cached, try fromStore(store, subject: subject, asOf: asOf), "seed \(seed), batch \(batch), next transaction")
+                    compared += 1
+                }
+            }
+            XCTAssertGreaterThan(compared, 400)
+        }
+    }
+
+    /// The kept suffix is cut back between transactions; a moment before it is answered by the store,
+    /// not by the oldest value kept (which would be a wrong, newer value).
+    func testAMomentBeforeWhatIsKeptIsAnsweredByTheStore() throws {
+        let store = try VigilStore(path: "\(directory)/vigil.sqlite")
+        let count = LatestValues.keptPerCode + 4
+        try store.transaction { tx in
+            for index in 0..<count {
+                _ = try tx.apply(observation("l\(index)", subject: subjects[0], code: "lactate", minutes: index * 60, value: Double(index)),
+                                 fileSHA256: "f", at: t0)
+            }
+            _ = try tx.latestValues(subject: subjects[0], asOf: t0)  // loads the subject's values into this transaction
+        }
+        for index in 0..<count {
+            let asOf = t0.addingTimeInterval(Double(index * 60 + 1) * 60)
+            let cached = try store.transaction { tx in try tx.latestValues(subject: subjects[0], asOf: asOf) }
+            XCTAssertEqual(cached["lactate"]?.record, "l\(index)")
+        }
+        XCTAssertEqual(try store.transaction { tx in try tx.latestValues(subject: subjects[0], asOf: t0.addingTimeInterval(-60)) }, [:])
+    }
+
+    func testSuffixKeepsItsOrderAndKnowsWhenOlderRowsExist() {
+        func entry(_ time: Double, _ row: Int64) -> LatestValues.Entry {
+            .init(time: time, row: row, value: TimedValue(value: .number(time), time: Date(timeIntervalSince1970: time), record: "r\(row)"))
+        }
+        var latest = LatestValues(newest: [:])
+        XCTAssertEqual(latest.values(asOf: 100), [:], "no row of any code: the answer is known to be empty")
+        latest.insert(code: "lactate", entry(50, 1))
+        latest.insert(code: "lactate", entry(70, 2))
+        latest.insert(code: "lactate", entry(60, 3))
+        latest.insert(code: "lactate", entry(60, 4))
+        XCTAssertEqual(latest.codes["lactate"]?.entries.map(\.row), [1, 3, 4, 2])
+        XCTAssertEqual(latest.values(asOf: 65)?["lactate"]?.record, "r4", "among equal times the last applied wins")
+        XCTAssertEqual(latest.values(asOf: 40), [:])
+        latest.insert(code: "lactate", entry(10, 5))  // older than the suffix
+        XCTAssertNil(latest.values(asOf: 40), "an older row exists that memory does not hold")
+        XCTAssertEqual(latest.values(asOf: 55)?["lactate"]?.record, "r1")
+        latest.insert(code: "not_a_code", entry(80, 6))
+        XCTAssertNil(latest.codes["not_a_code"])
+    }
+}
