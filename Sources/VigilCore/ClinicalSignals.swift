@@ -52,6 +52,8 @@ public struct ClinicalSignals: Sendable {
 
     /// Codes graded against CTCAE v5.0.
     public static let gradedCodes = ["platelets", "neutrophils", "wbc", "hemoglobin", "alt", "ast", "bilirubin", "creatinine", "potassium", "sodium"]
+    /// Their rule ids, made once.
+    static let ctcaeRules = Dictionary(uniqueKeysWithValues: gradedCodes.map { ($0, "ctcae-\($0)") })
 
     public func readings(_ s: SubjectSnapshot, sofaBaseline: Int, infection: [Evidence]) -> [SignalReading] {
         var out: [SignalReading] = []
@@ -97,34 +99,35 @@ public struct ClinicalSignals: Sendable {
     func scoreReading(_ result: ScoreResult, _ s: SubjectSnapshot, rule: String, severity: (Int) -> Severity?, reason: String, action: String,
                       suffix: (Int) -> String = { _ in "" }) -> SignalReading {
         let level = severity(result.total)
-        let shown = "\(result.total)" + (result.isComplete ? "" : " (partial: \(result.missing.count) missing)")
-        return SignalReading(
-            rule: rule, subject: s.subject, severity: level, conclusive: level != nil || result.isComplete, value: shown,
-            title: "\(s.subject) \(result.name) \(result.total)\(suffix(result.total))", reason: reason, action: action,
-            evidence: evidence(result), evidenceTime: newestTime(result, s), records: records(result))
+        let title = "\(s.subject) \(result.name) \(result.total)\(suffix(result.total))"
+        return SignalReading(rule: rule, subject: s.subject, severity: level, conclusive: level != nil || result.isComplete,
+                             evidenceTime: newestTime(result, s), records: records(result)) { [self] in
+            .init(value: "\(result.total)" + (result.isComplete ? "" : " (partial: \(result.missing.count) missing)"),
+                  title: title, reason: reason, action: action, evidence: evidence(result))
+        }
     }
 
     func news2(_ s: SubjectSnapshot) -> SignalReading {
         let result = NEWS2.evaluate(s)
         let single = result.components.first { $0.points == 3 }
-        var severity: Severity?
-        var reason = "NEWS2 \(result.total) (RCP 2017)."
-        var action = "Continue routine monitoring."
-        if result.total >= rules.news2Critical {
-            severity = .critical
-            reason = "NEWS2 \(result.total) ≥ \(rules.news2Critical): emergency response threshold (RCP 2017)."
-            action = "Emergency assessment by a team with critical-care competencies; consider transfer to intensive care."
-        } else if result.total >= rules.news2Warning || single != nil {
-            severity = .warning
-            reason = result.total >= rules.news2Warning
-                ? "NEWS2 \(result.total) ≥ \(rules.news2Warning): urgent response threshold (RCP 2017)."
-                : "NEWS2 \(result.total) with a single parameter scoring 3 (\(single!.name)): urgent ward-based response (RCP 2017)."
-            action = "Urgent review by a clinician competent in acute illness; increase observations to at least hourly."
+        let severity: Severity? = result.total >= rules.news2Critical ? .critical
+            : result.total >= rules.news2Warning || single != nil ? .warning : nil
+        return SignalReading(rule: "news2", subject: s.subject, severity: severity, conclusive: severity != nil || result.isComplete,
+                             evidenceTime: newestTime(result, s), records: records(result)) { [self] in
+            var reason = "NEWS2 \(result.total) (RCP 2017)."
+            var action = "Continue routine monitoring."
+            if severity == .critical {
+                reason = "NEWS2 \(result.total) ≥ \(rules.news2Critical): emergency response threshold (RCP 2017)."
+                action = "Emergency assessment by a team with critical-care competencies; consider transfer to intensive care."
+            } else if severity == .warning {
+                reason = result.total >= rules.news2Warning
+                    ? "NEWS2 \(result.total) ≥ \(rules.news2Warning): urgent response threshold (RCP 2017)."
+                    : "NEWS2 \(result.total) with a single parameter scoring 3 (\(single!.name)): urgent ward-based response (RCP 2017)."
+                action = "Urgent review by a clinician competent in acute illness; increase observations to at least hourly."
+            }
+            return .init(value: "\(result.total)" + (result.isComplete ? "" : " (partial)"), title: "\(s.subject) NEWS2 \(result.total)",
+                         reason: reason, action: action, evidence: evidence(result))
         }
-        return SignalReading(
-            rule: "news2", subject: s.subject, severity: severity, conclusive: severity != nil || result.isComplete,
-            value: "\(result.total)" + (result.isComplete ? "" : " (partial)"), title: "\(s.subject) NEWS2 \(result.total)",
-            reason: reason, action: action, evidence: evidence(result), evidenceTime: newestTime(result, s), records: records(result))
     }
 
     func sofa(_ s: SubjectSnapshot, baseline: Int, infection: [Evidence]) -> SignalReading {
@@ -132,18 +135,21 @@ public struct ClinicalSignals: Sendable {
         let rise = result.total - baseline
         let suspected = !infection.isEmpty
         let met = rise >= rules.sofaRise && suspected
-        var evidence = evidence(result)
-        evidence.insert(Evidence(label: "SOFA rise", value: "\(result.total) − baseline \(baseline) = \(rise)", time: nil, record: nil), at: 0)
-        evidence += infection
         return SignalReading(
             rule: "sofa-sepsis", subject: s.subject, severity: met ? .critical : nil,
             // Only a complete SOFA without the rise ends the signal: evidence of infection going stale
             // (a culture older than its window) says nothing about the organ dysfunction.
-            conclusive: met || (result.isComplete && rise < rules.sofaRise), value: "SOFA +\(rise)",
-            title: "\(s.subject) possible sepsis: SOFA +\(rise)",
-            reason: "SOFA rose by \(rise) (≥ \(rules.sofaRise)) over the subject's baseline of \(baseline) with suspected infection (Sepsis-3, Singer et al. JAMA 2016).",
-            action: "Treat as sepsis until proven otherwise: senior review now, cultures, lactate, antimicrobials per local protocol; consider intensive care.",
-            evidence: evidence, evidenceTime: newestTime(result, s), records: records(result) + infection.compactMap(\.record))
+            conclusive: met || (result.isComplete && rise < rules.sofaRise),
+            evidenceTime: newestTime(result, s), records: records(result) + infection.compactMap(\.record)) { [self] in
+            var evidence = evidence(result)
+            evidence.insert(Evidence(label: "SOFA rise", value: "\(result.total) − baseline \(baseline) = \(rise)", time: nil, record: nil), at: 0)
+            evidence += infection
+            return .init(
+                value: "SOFA +\(rise)", title: "\(s.subject) possible sepsis: SOFA +\(rise)",
+                reason: "SOFA rose by \(rise) (≥ \(rules.sofaRise)) over the subject's baseline of \(baseline) with suspected infection (Sepsis-3, Singer et al. JAMA 2016).",
+                action: "Treat as sepsis until proven otherwise: senior review now, cultures, lactate, antimicrobials per local protocol; consider intensive care.",
+                evidence: evidence)
+        }
     }
 
     func septicShock(_ s: SubjectSnapshot) -> SignalReading? {
@@ -177,39 +183,39 @@ public struct ClinicalSignals: Sendable {
 
     func threshold(_ s: SubjectSnapshot, code: String, rule: String, unit: String, test: (Double) -> Bool, reason: String, action: String) -> SignalReading? {
         guard let timed = s.current(code), let value = timed.value.number else { return nil }
-        return SignalReading(
-            rule: rule, subject: s.subject, severity: test(value) ? .critical : nil, value: "\(timed.value) \(unit)",
-            title: "\(s.subject) \(code.replacingOccurrences(of: "_", with: " ")) \(timed.value) \(unit)", reason: reason, action: action,
-            evidence: [Evidence(label: code, value: "\(timed.value) \(unit)", time: timed.time, record: timed.record)],
-            evidenceTime: timed.time, records: [timed.record])
+        return SignalReading(rule: rule, subject: s.subject, severity: test(value) ? .critical : nil, evidenceTime: timed.time, records: [timed.record]) {
+            .init(value: "\(timed.value) \(unit)", title: "\(s.subject) \(code.replacingOccurrences(of: "_", with: " ")) \(timed.value) \(unit)",
+                  reason: reason, action: action, evidence: [Evidence(label: code, value: "\(timed.value) \(unit)", time: timed.time, record: timed.record)])
+        }
     }
 
     func spo2OnOxygen(_ s: SubjectSnapshot) -> SignalReading? {
         guard let spo2 = s.current("spo2"), let value = spo2.value.number, let oxygen = NEWS2.oxygen(s) else { return nil }
         let met = oxygen.value && value < rules.spo2OnOxygenBelow
-        return SignalReading(
-            rule: "spo2-on-oxygen", subject: s.subject, severity: met ? .critical : nil, value: "\(spo2.value) %",
-            title: "\(s.subject) SpO2 \(spo2.value) % on oxygen",
-            reason: "SpO2 < \(ObservationValue.format(rules.spo2OnOxygenBelow)) % despite supplemental oxygen.",
-            action: "Assess airway and breathing now; consider intensive care.",
-            evidence: [Evidence(label: "SpO2", value: "\(spo2.value) %", time: spo2.time, record: spo2.record),
-                       Evidence(label: "oxygen", value: oxygen.value ? "yes" : "no", time: oxygen.time, record: oxygen.record)],
-            evidenceTime: max(spo2.time, oxygen.time), records: [spo2.record])
+        return SignalReading(rule: "spo2-on-oxygen", subject: s.subject, severity: met ? .critical : nil,
+                             evidenceTime: max(spo2.time, oxygen.time), records: [spo2.record]) { [rules] in
+            .init(value: "\(spo2.value) %", title: "\(s.subject) SpO2 \(spo2.value) % on oxygen",
+                  reason: "SpO2 < \(ObservationValue.format(rules.spo2OnOxygenBelow)) % despite supplemental oxygen.",
+                  action: "Assess airway and breathing now; consider intensive care.",
+                  evidence: [Evidence(label: "SpO2", value: "\(spo2.value) %", time: spo2.time, record: spo2.record),
+                             Evidence(label: "oxygen", value: oxygen.value ? "yes" : "no", time: oxygen.time, record: oxygen.record)])
+        }
     }
 
     func ctcaeReading(_ s: SubjectSnapshot, code: String) -> SignalReading? {
         guard let timed = s.current(code), let value = timed.value.number else { return nil }
         let graded = ctcae.grade(code: code, value: value, low: timed.low, high: timed.high)
         let severity: Severity? = graded.map { $0.grade >= 4 ? .critical : $0.grade >= 3 ? .warning : nil } ?? nil
-        let unit = (CanonicalCodes.all[code].flatMap { if case .numeric(let u) = $0.kind { u } else { nil } }) ?? ""
-        let term = graded?.term ?? code
-        return SignalReading(
-            rule: "ctcae-\(code)", subject: s.subject, severity: severity, value: "\(timed.value) \(unit)",
-            title: "\(s.subject) \(term) grade \(graded?.grade ?? 0): \(code) \(timed.value) \(unit)",
-            reason: "\(term), CTCAE v5.0 grade \(graded?.grade ?? 0)" + (timed.high.map { " (record's upper limit \(ObservationValue.format($0)))" } ?? "") + ".",
-            action: (graded?.grade ?? 0) >= 4 ? "Review the subject now; report as an adverse event per protocol." : "Review the subject; report as an adverse event per protocol.",
-            evidence: [Evidence(label: code, value: "\(timed.value) \(unit)", time: timed.time, record: timed.record)],
-            evidenceTime: timed.time, records: [timed.record])
+        return SignalReading(rule: Self.ctcaeRules[code] ?? "ctcae-\(code)", subject: s.subject, severity: severity,
+                             evidenceTime: timed.time, records: [timed.record]) {
+            let unit = (CanonicalCodes.all[code].flatMap { if case .numeric(let u) = $0.kind { u } else { nil } }) ?? ""
+            let term = graded?.term ?? code
+            return .init(
+                value: "\(timed.value) \(unit)", title: "\(s.subject) \(term) grade \(graded?.grade ?? 0): \(code) \(timed.value) \(unit)",
+                reason: "\(term), CTCAE v5.0 grade \(graded?.grade ?? 0)" + (timed.high.map { " (record's upper limit \(ObservationValue.format($0)))" } ?? "") + ".",
+                action: (graded?.grade ?? 0) >= 4 ? "Review the subject now; report as an adverse event per protocol." : "Review the subject; report as an adverse event per protocol.",
+                evidence: [Evidence(label: code, value: "\(timed.value) \(unit)", time: timed.time, record: timed.record)])
+        }
     }
 
     /// Evidence that infection is suspected (Sepsis-3 requires it for "possible sepsis"): a positive

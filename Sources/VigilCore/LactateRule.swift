@@ -29,19 +29,21 @@ public struct LactateRule: Sendable, Equatable {
 
     func reading(subject: String, value: Double, time: Date, record: String, asSent: String? = nil) -> SignalReading {
         let severity = severity(mmolPerL: value)
-        let shown = "\(ObservationValue.format(value)) mmol/L"
-        var evidence = [Evidence(label: "lactate", value: shown, time: time, record: record)]
-        if let asSent { evidence.append(Evidence(label: "lactate as sent", value: asSent, time: time, record: record)) }
-        let threshold = severity == .critical ? criticalAtOrAbove : warningAtOrAbove
-        return SignalReading(
-            rule: Self.ruleID, subject: subject, severity: severity, value: shown, title: "\(subject) lactate \(shown)",
-            reason: severity == nil
-                ? "Lactate \(shown) is below \(ObservationValue.format(warningAtOrAbove)) mmol/L."
-                : "Lactate \(shown) ≥ \(ObservationValue.format(threshold)) mmol/L (\(severity!.rawValue) threshold; Sepsis-3, Singer et al. JAMA 2016).",
-            action: severity == .critical
-                ? "Review the subject now: assess perfusion, mean arterial pressure and vasopressor need, and the infection work-up; repeat lactate."
-                : "Review the subject: look for hypoperfusion or infection and repeat lactate.",
-            evidence: evidence, evidenceTime: time, records: [record])
+        return SignalReading(rule: Self.ruleID, subject: subject, severity: severity, evidenceTime: time, records: [record]) { [self] in
+            let shown = "\(ObservationValue.format(value)) mmol/L"
+            var evidence = [Evidence(label: "lactate", value: shown, time: time, record: record)]
+            if let asSent { evidence.append(Evidence(label: "lactate as sent", value: asSent, time: time, record: record)) }
+            let threshold = severity == .critical ? criticalAtOrAbove : warningAtOrAbove
+            return .init(
+                value: shown, title: "\(subject) lactate \(shown)",
+                reason: severity == nil
+                    ? "Lactate \(shown) is below \(ObservationValue.format(warningAtOrAbove)) mmol/L."
+                    : "Lactate \(shown) ≥ \(ObservationValue.format(threshold)) mmol/L (\(severity!.rawValue) threshold; Sepsis-3, Singer et al. JAMA 2016).",
+                action: severity == .critical
+                    ? "Review the subject now: assess perfusion, mean arterial pressure and vasopressor need, and the infection work-up; repeat lactate."
+                    : "Review the subject: look for hypoperfusion or infection and repeat lactate.",
+                evidence: evidence)
+        }
     }
 
     /// Evaluates one lactate observation against the subject's signal state (see `SignalEngine`).

@@ -2,6 +2,24 @@ import Foundation
 
 /// What one rule concludes about one subject at one moment, before comparing with the past.
 public struct SignalReading: Sendable, Equatable {
+    /// What an alert made from the reading says. Built only when an alert is: nearly every reading
+    /// raises none, and making these texts for all of them was a tenth of the daemon's work.
+    public struct Details: Sendable, Equatable {
+        public var value: String
+        public var title: String
+        public var reason: String
+        public var action: String
+        public var evidence: [Evidence]
+
+        public init(value: String, title: String, reason: String, action: String, evidence: [Evidence]) {
+            self.value = value
+            self.title = title
+            self.reason = reason
+            self.action = action
+            self.evidence = evidence
+        }
+    }
+
     public var rule: String
     public var subject: String
     /// The severity the evidence supports now; nil when the rule is not met.
@@ -9,29 +27,41 @@ public struct SignalReading: Sendable, Equatable {
     /// False when inputs were missing or stale and the rule was not met on what was there: the
     /// signal can then neither start nor end (an incomplete score is a lower bound, never "normal").
     public var conclusive: Bool
-    public var value: String
-    public var title: String
-    public var reason: String
-    public var action: String
-    public var evidence: [Evidence]
     /// Time of the newest evidence; a reading older than the state's evidence is ignored.
     public var evidenceTime: Date
     /// Records behind the reading, the trigger key of a raised alert.
     public var records: [String]
+    private let makeDetails: @Sendable () -> Details
 
-    public init(rule: String, subject: String, severity: Severity?, conclusive: Bool = true, value: String, title: String,
-                reason: String, action: String, evidence: [Evidence], evidenceTime: Date, records: [String]) {
+    /// The texts, made now (each call makes them again: take them once).
+    public var details: Details { makeDetails() }
+    public var value: String { details.value }
+    public var title: String { details.title }
+    public var reason: String { details.reason }
+    public var action: String { details.action }
+    public var evidence: [Evidence] { details.evidence }
+
+    /// A reading whose texts are made by `details` when they are needed.
+    public init(rule: String, subject: String, severity: Severity?, conclusive: Bool = true, evidenceTime: Date, records: [String],
+                details: @escaping @Sendable () -> Details) {
         self.rule = rule
         self.subject = subject
         self.severity = severity
         self.conclusive = conclusive
-        self.value = value
-        self.title = title
-        self.reason = reason
-        self.action = action
-        self.evidence = evidence
         self.evidenceTime = evidenceTime
         self.records = records
+        makeDetails = details
+    }
+
+    public init(rule: String, subject: String, severity: Severity?, conclusive: Bool = true, value: String, title: String,
+                reason: String, action: String, evidence: [Evidence], evidenceTime: Date, records: [String]) {
+        let details = Details(value: value, title: title, reason: reason, action: action, evidence: evidence)
+        self.init(rule: rule, subject: subject, severity: severity, conclusive: conclusive, evidenceTime: evidenceTime, records: records) { details }
+    }
+
+    public static func == (a: SignalReading, b: SignalReading) -> Bool {
+        a.rule == b.rule && a.subject == b.subject && a.severity == b.severity && a.conclusive == b.conclusive
+            && a.evidenceTime == b.evidenceTime && a.records == b.records && a.details == b.details
     }
 }
 
@@ -57,6 +87,7 @@ public enum SignalEngine {
             state.alertID = nil
             state.endedAt = reading.evidenceTime
             state.endedAlertID = opened
+            let reading = reading.materialised()
             let resolved = Alert(
                 rule: reading.rule, phase: .resolved, severity: before!, subject: reading.subject, trial: trial,
                 triggerKey: "resolved|\(opened)|\(reading.records.joined(separator: ","))", records: reading.records, value: reading.value,
@@ -74,6 +105,7 @@ public enum SignalEngine {
                 state.endedAt = nil
                 state.endedAlertID = nil
                 let minutes = Int(reading.evidenceTime.timeIntervalSince(ended) / 60)
+                let reading = reading.materialised()
                 let reentered = Alert(
                     rule: reading.rule, phase: .reentered, severity: severity, subject: reading.subject, trial: trial,
                     triggerKey: "reentered|\(episode)|\(reading.records.joined(separator: ","))", records: reading.records, value: reading.value,
@@ -91,11 +123,33 @@ public enum SignalEngine {
         }
         guard before == nil || severity > before! else { return SignalOutcome(state: state, alert: nil) }
         state.peak = max(state.peak ?? severity, severity)
+        let reading = reading.materialised()
         let alert = Alert(
             rule: reading.rule, severity: severity, subject: reading.subject, trial: trial,
             triggerKey: "\(reading.records.joined(separator: ","))|\(severity.rawValue)", records: reading.records, value: reading.value,
             title: reading.title, reason: reading.reason, action: reading.action, evidence: reading.evidence, raisedAt: now)
         state.alertID = alert.id
         return SignalOutcome(state: state, alert: alert)
+    }
+}
+
+extension SignalReading {
+    /// The reading with its texts made once, for building an alert from it.
+    struct Materialised {
+        let rule: String
+        let subject: String
+        let evidenceTime: Date
+        let records: [String]
+        let value: String
+        let title: String
+        let reason: String
+        let action: String
+        let evidence: [Evidence]
+    }
+
+    func materialised() -> Materialised {
+        let details = details
+        return Materialised(rule: rule, subject: subject, evidenceTime: evidenceTime, records: records, value: details.value, title: details.title,
+                            reason: details.reason, action: details.action, evidence: details.evidence)
     }
 }

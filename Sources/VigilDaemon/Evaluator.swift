@@ -27,7 +27,7 @@ struct Evaluator {
             guard !times.isEmpty else { continue }
             // Carried from one time point to the next and written only when it changes. Signal states
             // and the subject's history need no such carrying: the transaction keeps them (EvaluationCache).
-            var baseline = try tx.fact(SOFABaseline.self, subject: subject, key: "sofa_baseline")
+            var baseline = try tx.sofaBaseline(subject: subject)
             for time in times {
                 alerts += try evaluate(subject: subject, asOf: time, baseline: &baseline, signals: signals, in: tx)
             }
@@ -59,8 +59,7 @@ struct Evaluator {
         let sofa = SOFAScore.evaluate(snapshot)
         let baseline = SOFABaseline.update(previousBaseline, total: sofa.total, asOf: asOf)
         if baseline != previousBaseline {
-            try tx.saveFact(baseline, subject: subject, key: "sofa_baseline")
-            previousBaseline = baseline
+            previousBaseline = try tx.saveSOFABaseline(baseline, subject: subject)
         }
         let infection = signals.suspectedInfection(snapshot, adverseEvents: history.adverseEvents)
         var alerts: [Alert] = []

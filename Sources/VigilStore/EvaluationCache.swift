@@ -21,6 +21,12 @@ final class EvaluationCache: Sendable {
         var states: [String: SignalState]?
         var history: SubjectHistory?
         var latest: LatestValues?
+        /// The SOFA baseline, read or written (`value` nil: the subject has none yet).
+        var sofaBaseline: Baseline?
+    }
+
+    struct Baseline {
+        var value: SOFABaseline?
     }
 
     private struct Contents {
@@ -65,6 +71,7 @@ final class EvaluationCache: Sendable {
                 var entry = contents.subjects[subject] ?? Subject()
                 if let states = change.states { entry.states = states }
                 if let history = change.history { entry.history = history }
+                if let baseline = change.sofaBaseline { entry.sofaBaseline = baseline }
                 if var latest = change.latest {
                     latest.trim()
                     entry.latest = latest
@@ -139,9 +146,8 @@ final class TransactionScope {
 
     /// Takes a rule's new state; it is written to the database by `finish`, inside the transaction.
     func save(_ state: SignalState, load: () throws -> [String: SignalState]) throws {
-        var states = try self.states(subject: state.subject, load: load)
-        states[state.rule] = state
-        subjects[state.subject, default: .init()].states = states
+        _ = try states(subject: state.subject, load: load)
+        subjects[state.subject]!.states![state.rule] = state  // in place: no copy of the subject's states
         unwrittenStates[state.subject + "\u{0}" + state.rule] = state
         try raiseGeneration()
     }
@@ -179,6 +185,19 @@ final class TransactionScope {
         let history = try (stale ? nil : cache.subject(subject, generation: currentGeneration())?.history) ?? load()
         subjects[subject, default: .init()].history = history
         return history
+    }
+
+    func sofaBaseline(subject: String, load: () throws -> SOFABaseline?) throws -> SOFABaseline? {
+        if let own = subjects[subject]?.sofaBaseline { return own.value }
+        let baseline = try cache.subject(subject, generation: currentGeneration())?.sofaBaseline ?? EvaluationCache.Baseline(value: load())
+        subjects[subject, default: .init()].sofaBaseline = baseline
+        return baseline.value
+    }
+
+    /// `baseline` as stored (the caller has written it).
+    func sofaBaselineSaved(_ baseline: SOFABaseline, subject: String) throws {
+        subjects[subject, default: .init()].sofaBaseline = .init(value: baseline)
+        try raiseGeneration()
     }
 
     /// The subject's adverse events or events changed in this transaction.

@@ -40,7 +40,7 @@ public struct FileLedgerEntry: Sendable, Equatable {
     }
 
     static func fetch(_ db: Database, sha256: String) throws -> FileLedgerEntry? {
-        guard let row = try Row.fetchOne(db, sql: "SELECT * FROM file_ledger WHERE sha256 = ?", arguments: [sha256]) else { return nil }
+        guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM file_ledger WHERE sha256 = ?"), arguments: [sha256]) else { return nil }
         return FileLedgerEntry(
             sha256: row["sha256"], name: row["name"], receivedAt: Date(timeIntervalSince1970: row["received_at"]),
             outcome: Outcome(rawValue: row["outcome"]) ?? .rejected, applied: row["applied"], rejected: row["rejected"],

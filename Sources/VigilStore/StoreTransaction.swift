@@ -12,6 +12,12 @@ public enum RecordApplication: Sendable, Equatable {
     case amended(revision: Int)
 }
 
+/// The store contradicted itself (a row neither inserted nor present); the transaction is abandoned.
+public struct StoreInconsistency: Error, CustomStringConvertible {
+    public let detail: String
+    public var description: String { detail }
+}
+
 /// The operations available inside one write transaction (see `VigilStore.transaction`).
 public struct StoreTransaction {
     let db: Database
@@ -23,17 +29,17 @@ public struct StoreTransaction {
         let payload = try Digest.canonicalJSON(record)
         let hash = Digest.sha256Hex(payload)
         let columns = EvaluationColumns(record)
-        let existing = try Row.fetchOne(
-            db.cachedStatement(sql: "SELECT content_hash, payload, revision FROM records WHERE id = ?"), arguments: [record.id])
-        guard let existing else {
-            try db.cachedStatement(sql: """
-                INSERT INTO records (id, type, subject, time, code, value, value_kind, value_text, low, high, content_hash, payload,
-                                     file_sha256, applied_at, revision)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)
-                """).execute(arguments: [
-                    record.id, record.typeName, record.subject, record.time?.timeIntervalSince1970, columns.code, columns.value,
-                    columns.kind, columns.text, columns.low, columns.high, hash, payload, fileSHA256, time.timeIntervalSince1970,
-                ])
+        // Insert first: a new id (nearly every record) then costs one lookup of the primary key, not two.
+        try db.cachedStatement(sql: """
+            INSERT INTO records (id, type, subject, time, code, value, value_kind, value_text, low, high, content_hash, payload,
+                                 file_sha256, applied_at, revision)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)
+            ON CONFLICT (id) DO NOTHING
+            """).execute(arguments: [
+                record.id, record.typeName, record.subject, record.time?.timeIntervalSince1970, columns.code, columns.value,
+                columns.kind, columns.text, columns.low, columns.high, hash, payload, fileSHA256, time.timeIntervalSince1970,
+            ])
+        if db.changesCount > 0 {
             if case .observation(let o) = record {
                 // The time as a read of the row gives it back (seconds since 1970), to the last bit.
                 let time = o.time.timeIntervalSince1970
@@ -45,6 +51,9 @@ public struct StoreTransaction {
             }
             return .new
         }
+        guard let existing = try Row.fetchOne(
+            db.cachedStatement(sql: "SELECT content_hash, payload, revision FROM records WHERE id = ?"), arguments: [record.id])
+        else { throw StoreInconsistency(detail: "record \(record.id) was neither inserted nor found") }
         let previousHash: String = existing["content_hash"]
         if previousHash == hash { return .unchanged }
         let revision: Int = existing["revision"] + 1
@@ -163,10 +172,10 @@ public struct StoreTransaction {
     }
 
     public func recordFile(_ entry: FileLedgerEntry) throws {
-        try db.execute(sql: """
+        try db.cachedStatement(sql: """
             INSERT INTO file_ledger (sha256, name, received_at, outcome, applied, rejected, unchanged, destination, errors)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """, arguments: [
+            """).execute(arguments: [
                 entry.sha256, entry.name, entry.receivedAt.timeIntervalSince1970, entry.outcome.rawValue, entry.applied,
                 entry.rejected, entry.unchanged, entry.destination, entry.errorsJSON,
             ])

@@ -121,9 +121,27 @@ extension StoreTransaction {
         try SubjectQueries.fact(db, type, subject: subject, key: key)
     }
 
-    public func saveFact(_ value: some Encodable, subject: String, key: String) throws {
+    func saveFact(_ value: some Encodable, subject: String, key: String) throws {
         try db.cachedStatement(sql: "INSERT OR REPLACE INTO subject_facts (subject, key, payload) VALUES (?, ?, ?)")
             .execute(arguments: [subject, key, try Self.encoder.encode(value)])
+    }
+
+    static let sofaBaselineKey = "sofa_baseline"
+
+    /// The subject's SOFA baseline, from the evaluation cache when it holds it.
+    public func sofaBaseline(subject: String) throws -> SOFABaseline? {
+        try scope.sofaBaseline(subject: subject) { try fact(SOFABaseline.self, subject: subject, key: Self.sofaBaselineKey) }
+    }
+
+    /// Writes the subject's SOFA baseline; returns it as stored (JSON keeps whole seconds), which is
+    /// what the cache keeps, so a warm daemon and a restarted one see the same baseline.
+    @discardableResult
+    public func saveSOFABaseline(_ baseline: SOFABaseline, subject: String) throws -> SOFABaseline {
+        try saveFact(baseline, subject: subject, key: Self.sofaBaselineKey)
+        let stored = baseline.firstSeen.timeIntervalSince1970 == baseline.firstSeen.timeIntervalSince1970.rounded(.down)
+            ? baseline : try Self.decoder.decode(SOFABaseline.self, from: Self.encoder.encode(baseline))
+        try scope.sofaBaselineSaved(stored, subject: subject)
+        return stored
     }
 
     /// How many distinct events of `kind` the trial has recorded (endpoint counts such as ICU transfers).

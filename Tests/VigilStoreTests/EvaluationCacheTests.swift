@@ -19,6 +19,22 @@ final class EvaluationCacheTests: StoreTestCase {
                                    serious: [], related: nil, expected: nil, outcome: nil, aware: nil))
     }
 
+    /// The SOFA baseline is kept in the cache as stored (whole seconds), and a rolled-back one is not.
+    func testSOFABaselineFromTheCacheIsTheStoredOne() throws {
+        let store = try VigilStore(path: "\(directory)/vigil.sqlite")
+        XCTAssertNil(try store.transaction { tx in try tx.sofaBaseline(subject: subject) })  // caches "none yet"
+        let fractional = SOFABaseline(firstSeen: t0.addingTimeInterval(0.75), value: 3)
+        let stored = try store.transaction { tx in try tx.saveSOFABaseline(fractional, subject: subject) }
+        XCTAssertEqual(stored, SOFABaseline(firstSeen: t0, value: 3), "JSON keeps whole seconds")
+        XCTAssertEqual(try store.transaction { tx in try tx.sofaBaseline(subject: subject) }, stored)
+        XCTAssertEqual(try store.fact(SOFABaseline.self, subject: subject, key: "sofa_baseline"), stored)
+        XCTAssertThrowsError(try store.transaction { tx in
+            try tx.saveSOFABaseline(SOFABaseline(firstSeen: t0, value: 1), subject: subject)
+            throw Rollback()
+        })
+        XCTAssertEqual(try store.transaction { tx in try tx.sofaBaseline(subject: subject) }?.value, 3)
+    }
+
     func testRolledBackStateNeverReachesTheCache() throws {
         let store = try VigilStore(path: "\(directory)/vigil.sqlite")
         _ = try store.transaction { tx in try tx.saveSignalState(state(.warning)) }
