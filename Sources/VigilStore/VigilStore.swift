@@ -4,7 +4,8 @@ import VigilCore
 
 /// Vigil's durable state in SQLite (WAL, synchronous=FULL) through GRDB: applied records, their
 /// amendments, per-subject signal states, the alert ledger and the file ledger. One write
-/// transaction per inbox file makes processing all-or-nothing; the ledgers make it idempotent.
+/// transaction per inbox file (or per group of a backlog's files) makes processing all-or-nothing;
+/// the ledgers make it idempotent.
 public final class VigilStore: Sendable {
     public let path: String
     let pool: DatabasePool
