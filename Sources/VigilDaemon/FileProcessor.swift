@@ -100,7 +100,7 @@ public final class FileProcessor: Sendable {
     /// joins: a backlog's small files share one transaction, its fsyncs and one delivery pass, while
     /// one transaction stays short enough for the next alert to wait little behind it.
     static let groupCommitFiles = 32
-    static let groupCommitRecords = 10_000
+    static let groupCommitRecords = 2_000
 
     /// Processes one inbox file; with `next`, the next file of the same backlog is read and parsed
     /// on another thread while this one is applied.
@@ -225,8 +225,18 @@ public final class FileProcessor: Sendable {
         }
 
         emitter.deliverPending()
-        return zip(batch, entries).map { file, entry in (file.name, complete(file, entry: entry, directories: directories)) }
+        let outcomes = zip(batch, entries).map { file, entry in (name: file.name, outcome: complete(file, entry: entry, directories: directories)) }
+        if batch.reduce(0, { $0 + $1.parsed.records.count }) >= Self.trimAfterRecords {
+            // A large file's parsed records and SQLite's work leave freed memory in malloc's arenas
+            // (one per thread, with the read-ahead); hand it back so a backlog does not leave the
+            // daemon's resident size at its peak.
+            _ = malloc_trim(0)
+        }
+        return outcomes
     }
+
+    /// Records applied at once past which freed memory is returned to the system.
+    static let trimAfterRecords = 1_000
 
     /// The next file of a batch, if it can join the transaction: a regular file within the size
     /// limit whose read ahead is ready and still matches it, and not in the ledger (which, read inside
@@ -535,3 +545,7 @@ public final class UpcomingFiles {
         return name
     }
 }
+
+/// glibc's `malloc_trim(3)`, which the Glibc module does not export (it lives in <malloc.h>).
+@_silgen_name("malloc_trim")
+private func malloc_trim(_ pad: Int) -> Int32
