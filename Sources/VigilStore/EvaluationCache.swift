@@ -98,6 +98,8 @@ final class TransactionScope {
     /// Signal states changed by this transaction and not yet written: a state can change at every
     /// time point of a file, and only the last one needs writing (`finish` writes them).
     private var unwrittenStates: [String: SignalState] = [:]
+    /// Records this transaction inserted, added to `meta.stored_records` by `finish`.
+    var insertedRecords = 0
 
     private let cache: EvaluationCache
     private let db: Database
@@ -132,6 +134,10 @@ final class TransactionScope {
                 .execute(arguments: [state.rule, state.subject, try StoreTransaction.encoder.encode(state)])
         }
         unwrittenStates = [:]
+        if insertedRecords > 0 {
+            try db.cachedStatement(sql: "UPDATE meta SET value = CAST(value AS INTEGER) + ? WHERE key = 'stored_records'").execute(arguments: [insertedRecords])
+            insertedRecords = 0
+        }
         guard generation != nil || !subjects.isEmpty else { return }
         let from = try currentGeneration()
         cache.update(from: from, to: raised ? from + 1 : from, subjects, staleHistories: staleHistories, allHistoriesStale: allHistoriesStale)

@@ -40,6 +40,7 @@ public struct StoreTransaction {
                 columns.kind, columns.text, columns.low, columns.high, hash, payload, fileSHA256, time.timeIntervalSince1970,
             ])
         if db.changesCount > 0 {
+            scope.insertedRecords += 1
             if case .observation(let o) = record {
                 // The time as a read of the row gives it back (seconds since 1970), to the last bit.
                 let time = o.time.timeIntervalSince1970

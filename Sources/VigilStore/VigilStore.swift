@@ -156,6 +156,17 @@ public final class VigilStore: Sendable {
                 CREATE INDEX signal_state_by_subject ON signal_state(subject);
                 """)
         }
+        migrator.registerMigration("v9-status-indexes") { db in
+            // `status` and the escalation check after every transaction asked the alert ledger with
+            // columns stored after the payload, so each scan walked every alert's payload (its overflow
+            // pages); and `status` counted every record. A partial index of just the open alerts answers
+            // the first (the rest of `status` uses alerts_pending), a counter kept by the writing
+            // transactions the second.
+            try db.execute(sql: """
+                CREATE INDEX alerts_open ON alerts(severity) WHERE phase = 'raised' AND acked_at IS NULL AND resolved_at IS NULL;
+                INSERT OR REPLACE INTO meta (key, value) SELECT 'stored_records', COUNT(*) FROM records;
+                """)
+        }
         return migrator
     }
 
@@ -218,7 +229,7 @@ public final class VigilStore: Sendable {
                 stats.filesRejected = row["rejected_files"]
                 stats.lastFileAt = (row["last"] as Double?).map(Date.init(timeIntervalSince1970:))
             }
-            stats.storedRecords = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM records") ?? 0
+            stats.storedRecords = try Int.fetchOne(db, sql: "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'stored_records'") ?? 0
             for row in try Row.fetchAll(db, sql: """
                 SELECT severity, COUNT(*) AS n FROM alerts
                 WHERE phase = 'raised' AND acked_at IS NULL AND resolved_at IS NULL GROUP BY severity
