@@ -225,7 +225,22 @@ public final class FileProcessor: Sendable {
         }
 
         emitter.deliverPending()
-        let outcomes = zip(batch, entries).map { file, entry in (name: file.name, outcome: complete(file, entry: entry, directories: directories)) }
+        // The moves are made durable together, one directory sync for the batch instead of one per
+        // file. Until then a crash may bring a file back into the inbox, where the ledger knows it
+        // and it is only moved again, as after a crash between the commit and any move.
+        var unsynced: Set<String> = []
+        let outcomes = zip(batch, entries).map { file, entry in
+            (name: file.name, outcome: complete(file, entry: entry, directories: directories, unsynced: &unsynced))
+        }
+        for directory in unsynced.sorted() {
+            do {
+                try DurableFile.syncDirectory(directory)
+            } catch {
+                // The files are moved and in the ledger; only the moves' durability is in doubt.
+                logger.error("inbox files moved into \(directory), but the directory could not be synced: \(error); after a crash they may reappear in the inbox, where the ledger finishes them without applying them again")
+                state.setDegraded("pipeline", "sync of \(directory) failed: \(error)")
+            }
+        }
         if batch.reduce(0, { $0 + $1.parsed.records.count }) >= Self.trimAfterRecords {
             // A large file's parsed records and SQLite's work leave freed memory in malloc's arenas
             // (one per thread, with the read-ahead); hand it back so a backlog does not leave the
@@ -288,7 +303,7 @@ public final class FileProcessor: Sendable {
 
     /// After the commit (and the delivery of its alerts): moves the file where its ledger entry says,
     /// unless it was written to after it was read.
-    func complete(_ file: ReadFile, entry: FileLedgerEntry, directories: VigilConfiguration.Directories) -> Outcome {
+    func complete(_ file: ReadFile, entry: FileLedgerEntry, directories: VigilConfiguration.Directories, unsynced: inout Set<String>) -> Outcome {
         let (name, info) = (file.name, file.info)
         var current = stat()
         if lstat(file.path, &current) == 0, current.st_ino == info.st_ino, FileStamp(current) != FileStamp(info) {
@@ -299,7 +314,9 @@ public final class FileProcessor: Sendable {
             return .deferred("changed after it was read")
         }
         do {
-            try finish(name: name, entry: entry, directories: directories, duplicate: false)
+            if let directory = try finish(name: name, entry: entry, directories: directories, duplicate: false, syncing: false) {
+                unsynced.insert(directory)
+            }
         } catch {
             return failed(name, error)
         }
@@ -406,7 +423,11 @@ public final class FileProcessor: Sendable {
     }
 
     /// Writes the error report and moves the file where its ledger entry says.
-    func finish(name: String, entry: FileLedgerEntry, directories: VigilConfiguration.Directories, duplicate: Bool) throws {
+    /// With `syncing` false the move is left for the caller to make durable: it returns the directory
+    /// to sync, once for all the files of a batch.
+    @discardableResult
+    func finish(name: String, entry: FileLedgerEntry, directories: VigilConfiguration.Directories, duplicate: Bool,
+                syncing: Bool = true) throws -> String? {
         let source = "\(directories.inbox)/\(name)"
         let base = entry.outcome == .archived ? directories.archive : directories.rejected
         var target = "\(base)/\(entry.destination)"
@@ -419,12 +440,18 @@ public final class FileProcessor: Sendable {
             target = try uniquePath(directory: (target as NSString).deletingLastPathComponent, name: name, suffix: "duplicate")
         }
         do {
-            try DurableFile.rename(source, to: target)
+            if syncing {
+                try DurableFile.rename(source, to: target)
+            } else {
+                try DurableFile.move(source, to: target)
+                return (target as NSString).deletingLastPathComponent
+            }
         } catch let failure as DurableFile.Failure where failure.code == ENOENT && !FileManager.default.fileExists(atPath: source) {
             // Someone removed the file after it was read: what it held is applied and in the ledger
             // (by digest), so only the archived copy is missing. Say so; nothing is retried.
             logger.warning("inbox file \(Self.printable(name)) was removed by someone else after it was read; its records are applied (ledger sha256 \(entry.sha256.prefix(12))) but no copy could be archived")
         }
+        return nil
     }
 
     /// `archive/YYYY-MM-DD/NAME` (site date) or `NAME` under rejected/, made unique with the digest.

@@ -75,8 +75,13 @@ public enum DurableFile {
 
     /// Atomically renames and makes the rename itself durable.
     public static func rename(_ from: String, to: String) throws {
-        guard Glibc.rename(from, to) == 0 else { throw Failure(operation: "rename", path: "\(from) -> \(to)", code: errno) }
+        try move(from, to: to)
         try syncDirectory((to as NSString).deletingLastPathComponent)
+    }
+
+    /// Atomically renames; the rename is durable once the caller syncs the target's directory.
+    public static func move(_ from: String, to: String) throws {
+        guard Glibc.rename(from, to) == 0 else { throw Failure(operation: "rename", path: "\(from) -> \(to)", code: errno) }
     }
 
     /// Writes via a temporary sibling and renames, so readers see the old or the new file, never half.
