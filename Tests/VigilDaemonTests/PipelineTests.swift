@@ -151,6 +151,35 @@ final class PipelineTests: XCTestCase {
         XCTAssertEqual(try store.statistics().recordsApplied, 4)
     }
 
+    /// A batch's moves are made durable together after the commit; a crash before that can bring its
+    /// files back into the inbox with no archived copy (the renames lost). Taken again, each is known
+    /// to the ledger: moved once more, applied and alerted never again.
+    func testBatchFilesBackInTheInboxAfterLostMovesAreOnlyMovedAgain() throws {
+        let inbox = configuration.directories.inbox
+        let contents = ["1.ndjson": lactate("LAB-1", 4.6, subject: "LYS-02-001"), "2.ndjson": lactate("LAB-2", 1.1, subject: "LYS-02-002"),
+                        "3.ndjson": lactate("LAB-3", 5.0, subject: "LYS-02-003")]
+        for (name, content) in contents { _ = FileManager.default.createFile(atPath: "\(inbox)/\(name)", contents: Data(content.utf8)) }
+        let first = processor.process(name: "1.ndjson", upcoming: UpcomingFiles.list(["2.ndjson", "3.ndjson"]))
+        XCTAssertEqual(first.map(\.name), ["1.ndjson", "2.ndjson", "3.ndjson"], "one transaction")
+        XCTAssertEqual(try mails().count, 2)
+        // The lost renames: each file back in the inbox, no copy in the archive.
+        let archive = configuration.directories.archive
+        for day in try FileManager.default.contentsOfDirectory(atPath: archive) {
+            for name in try FileManager.default.contentsOfDirectory(atPath: "\(archive)/\(day)") {
+                XCTAssertEqual(rename("\(archive)/\(day)/\(name)", "\(inbox)/\(name)"), 0)
+            }
+        }
+        let upcoming = UpcomingFiles.list(["1.ndjson", "2.ndjson", "3.ndjson"])
+        var again: [(name: String, outcome: FileProcessor.Outcome)] = []
+        while let name = upcoming.next() { again += processor.process(name: name, upcoming: upcoming) }
+        XCTAssertEqual(again.map(\.outcome), [.alreadyProcessed, .alreadyProcessed, .alreadyProcessed])
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: inbox), [])
+        XCTAssertEqual(try archived(), ["1.ndjson", "2.ndjson", "3.ndjson"], "moved again, not archived as duplicates")
+        XCTAssertEqual(try raised().count, 2)
+        XCTAssertEqual(try mails().count, 2)
+        XCTAssertEqual(try store.statistics().recordsApplied, 3)
+    }
+
     /// A file that fails the shared transaction takes none of the batch with it: nothing of the batch
     /// was committed, each file is taken again alone, and only the failing one stays in the inbox.
     func testAFileFailingTheSharedTransactionDoesNotHoldUpTheOthers() throws {
