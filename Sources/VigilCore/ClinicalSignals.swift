@@ -55,7 +55,8 @@ public struct ClinicalSignals: Sendable {
     /// Their rule ids, made once.
     static let ctcaeRules = Dictionary(uniqueKeysWithValues: gradedCodes.map { ($0, "ctcae-\($0)") })
 
-    public func readings(_ s: SubjectSnapshot, sofaBaseline: Int, infection: [Evidence]) -> [SignalReading] {
+    /// `sofa`: the snapshot's SOFA when the caller has computed it already (for the baseline).
+    public func readings(_ s: SubjectSnapshot, sofaBaseline: Int, infection: [Evidence], sofa precomputed: ScoreResult? = nil) -> [SignalReading] {
         var out: [SignalReading] = []
         if let lactate = rules.lactate.reading(s) { out.append(lactate) }
         out.append(news2(s))
@@ -67,7 +68,7 @@ public struct ClinicalSignals: Sendable {
                                 action: "No action from this alone; read with SOFA, lactate and cultures."))
         // The culture before the sepsis it makes suspected, so a reader of the journal sees cause first.
         if let culture = bloodCulture(s) { out.append(culture) }
-        out.append(sofa(s, baseline: sofaBaseline, infection: infection))
+        out.append(sofa(s, baseline: sofaBaseline, infection: infection, result: precomputed ?? SOFAScore.evaluate(s)))
         if let shock = septicShock(s) { out.append(shock) }
         out.append(scoreReading(SCORTEN.evaluate(s), s, rule: "scorten", severity: { $0 >= rules.scortenCritical ? .critical : nil },
                                 reason: "SCORTEN ≥ \(rules.scortenCritical) (Bastuji-Garin et al., J Invest Dermatol 2000).",
@@ -130,8 +131,7 @@ public struct ClinicalSignals: Sendable {
         }
     }
 
-    func sofa(_ s: SubjectSnapshot, baseline: Int, infection: [Evidence]) -> SignalReading {
-        let result = SOFAScore.evaluate(s)
+    func sofa(_ s: SubjectSnapshot, baseline: Int, infection: [Evidence], result: ScoreResult) -> SignalReading {
         let rise = result.total - baseline
         let suspected = !infection.isEmpty
         let met = rise >= rules.sofaRise && suspected

@@ -63,7 +63,7 @@ struct Evaluator {
         }
         let infection = signals.suspectedInfection(snapshot, adverseEvents: history.adverseEvents)
         var alerts: [Alert] = []
-        for reading in signals.readings(snapshot, sofaBaseline: baseline.value, infection: infection) {
+        for reading in signals.readings(snapshot, sofaBaseline: baseline.value, infection: infection, sofa: sofa) {
             let previous = try tx.signalStates(subject: subject)[reading.rule]
             guard let outcome = SignalEngine.advance(reading, previous: previous, trial: configuration.trial.id, now: now,
                                                      holdDown: configuration.clinical.holdDown) else { continue }
