@@ -159,11 +159,15 @@ public final class VigilStore: Sendable {
         migrator.registerMigration("v9-status-indexes") { db in
             // `status` and the escalation check after every transaction asked the alert ledger with
             // columns stored after the payload, so each scan walked every alert's payload (its overflow
-            // pages); and `status` counted every record. A partial index of just the open alerts answers
-            // the first (the rest of `status` uses alerts_pending), a counter kept by the writing
-            // transactions the second.
+            // pages); and `status` counted every record. Partial indexes of just the open, the unacknowledged
+            // urgent and the mailed alerts answer the first (the rest of `status` uses alerts_pending),
+            // a counter kept by the writing transactions the second. The repeat-interval check reads
+            // only the mails within the interval, not every alert of the rule and subject.
             try db.execute(sql: """
                 CREATE INDEX alerts_open ON alerts(severity) WHERE phase = 'raised' AND acked_at IS NULL AND resolved_at IS NULL;
+                CREATE INDEX alerts_unacknowledged_urgent ON alerts(raised_at)
+                    WHERE phase = 'raised' AND severity IN ('critical', 'halt') AND acked_at IS NULL;
+                CREATE INDEX alerts_mailed ON alerts(rule, subject, outbox_at) WHERE phase = 'raised' AND mail_held IS NULL;
                 INSERT OR REPLACE INTO meta (key, value) SELECT 'stored_records', COUNT(*) FROM records;
                 """)
         }

@@ -59,10 +59,17 @@ final class StatusQueriesTests: StoreTestCase {
                 "SELECT severity, COUNT(*) AS n FROM alerts WHERE phase = 'raised' AND acked_at IS NULL AND resolved_at IS NULL GROUP BY severity",
                 "SELECT COUNT(*) FROM alerts WHERE journal_at IS NULL",
                 "SELECT * FROM alerts WHERE phase = 'raised' AND severity IN ('critical', 'halt') AND acked_at IS NULL AND resolved_at IS NULL AND escalated_at IS NULL AND raised_at <= 1000 ORDER BY raised_at ASC, rowid ASC",
+                "SELECT * FROM alerts WHERE phase = 'raised' AND severity IN ('critical', 'halt') AND acked_at IS NULL ORDER BY raised_at ASC, rowid ASC LIMIT 1",
+                """
+                SELECT COUNT(*) FROM alerts WHERE rule = 'lactate' AND subject IS 'S' AND id != 'x' AND phase = 'raised' AND mail_held IS NULL
+                  AND outbox_at IS NOT NULL AND outbox_at >= 1000 AND severity IN ('critical', 'halt')
+                """,
             ].map { sql in try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN " + sql).map { $0["detail"] as String }.joined(separator: "; ") }
         }
         XCTAssertTrue(plans[0].contains("alerts_open"), plans[0])
         XCTAssertTrue(plans[1].contains("alerts_pending"), plans[1])
         XCTAssertTrue(plans[2].contains("alerts_open"), plans[2])
+        XCTAssertTrue(plans[3].contains("alerts_unacknowledged_urgent"), plans[3])  // status: oldest unacknowledged
+        XCTAssertTrue(plans[4].contains("alerts_mailed") && plans[4].contains("outbox_at>?"), plans[4])  // the repeat interval
     }
 }
