@@ -33,22 +33,23 @@ public enum CompiledPatterns {
 
     /// A bounded memo of one pattern's answers.
     final class Answers: Sendable {
-        /// Texts remembered per kind of match; past it the memo starts again empty.
+        /// Texts remembered; past it the memo starts again empty.
         static let capacity = 4096
 
-        private let known = Mutex<(somewhere: [String: Bool], whole: [String: Bool])>(([:], [:]))
+        private struct Question: Hashable {
+            let text: String
+            let whole: Bool
+        }
+
+        private let known = Mutex<[Question: Bool]>([:])
 
         func answer(_ text: String, whole: Bool, compute: () -> Bool) -> Bool {
-            if let answer = known.withLock({ whole ? $0.whole[text] : $0.somewhere[text] }) { return answer }
+            let question = Question(text: text, whole: whole)
+            if let answer = known.withLock({ $0[question] }) { return answer }
             let answer = compute()
             known.withLock { known in
-                if whole {
-                    if known.whole.count >= Self.capacity { known.whole = [:] }
-                    known.whole[text] = answer
-                } else {
-                    if known.somewhere.count >= Self.capacity { known.somewhere = [:] }
-                    known.somewhere[text] = answer
-                }
+                if known.count >= Self.capacity { known = [:] }
+                known[question] = answer
             }
             return answer
         }

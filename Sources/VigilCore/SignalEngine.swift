@@ -87,12 +87,12 @@ public enum SignalEngine {
             state.alertID = nil
             state.endedAt = reading.evidenceTime
             state.endedAlertID = opened
-            let reading = reading.materialised()
+            let details = reading.details
             let resolved = Alert(
                 rule: reading.rule, phase: .resolved, severity: before!, subject: reading.subject, trial: trial,
-                triggerKey: "resolved|\(opened)|\(reading.records.joined(separator: ","))", records: reading.records, value: reading.value,
-                title: "\(reading.subject) \(reading.rule) signal ended", reason: "\(reading.reason) The signal opened by alert \(opened) has ended.",
-                action: "No action needed; recorded for the audit trail.", evidence: reading.evidence, raisedAt: now)
+                triggerKey: "resolved|\(opened)|\(reading.records.joined(separator: ","))", records: reading.records, value: details.value,
+                title: "\(reading.subject) \(reading.rule) signal ended", reason: "\(details.reason) The signal opened by alert \(opened) has ended.",
+                action: "No action needed; recorded for the audit trail.", evidence: details.evidence, raisedAt: now)
             return SignalOutcome(state: state, alert: resolved)
         }
         state.evidenceTime = reading.evidenceTime
@@ -105,14 +105,14 @@ public enum SignalEngine {
                 state.endedAt = nil
                 state.endedAlertID = nil
                 let minutes = Int(reading.evidenceTime.timeIntervalSince(ended) / 60)
-                let reading = reading.materialised()
+                let details = reading.details
                 let reentered = Alert(
                     rule: reading.rule, phase: .reentered, severity: severity, subject: reading.subject, trial: trial,
-                    triggerKey: "reentered|\(episode)|\(reading.records.joined(separator: ","))", records: reading.records, value: reading.value,
+                    triggerKey: "reentered|\(episode)|\(reading.records.joined(separator: ","))", records: reading.records, value: details.value,
                     title: "\(reading.subject) \(reading.rule) signal back after \(minutes) min",
-                    reason: "\(reading.reason) The signal returned \(minutes) min after it ended, within the \(Int(holdDown / 60))-min hold-down, "
+                    reason: "\(details.reason) The signal returned \(minutes) min after it ended, within the \(Int(holdDown / 60))-min hold-down, "
                         + "so it continues the episode opened by alert \(episode): no new mail.",
-                    action: "Follow the episode's alert \(episode); no separate action.", evidence: reading.evidence, raisedAt: now)
+                    action: "Follow the episode's alert \(episode); no separate action.", evidence: details.evidence, raisedAt: now)
                 return SignalOutcome(state: state, alert: reentered)
             }
             state.peak = severity
@@ -123,33 +123,12 @@ public enum SignalEngine {
         }
         guard before == nil || severity > before! else { return SignalOutcome(state: state, alert: nil) }
         state.peak = max(state.peak ?? severity, severity)
-        let reading = reading.materialised()
+        let details = reading.details
         let alert = Alert(
             rule: reading.rule, severity: severity, subject: reading.subject, trial: trial,
-            triggerKey: "\(reading.records.joined(separator: ","))|\(severity.rawValue)", records: reading.records, value: reading.value,
-            title: reading.title, reason: reading.reason, action: reading.action, evidence: reading.evidence, raisedAt: now)
+            triggerKey: "\(reading.records.joined(separator: ","))|\(severity.rawValue)", records: reading.records, value: details.value,
+            title: details.title, reason: details.reason, action: details.action, evidence: details.evidence, raisedAt: now)
         state.alertID = alert.id
         return SignalOutcome(state: state, alert: alert)
-    }
-}
-
-extension SignalReading {
-    /// The reading with its texts made once, for building an alert from it.
-    struct Materialised {
-        let rule: String
-        let subject: String
-        let evidenceTime: Date
-        let records: [String]
-        let value: String
-        let title: String
-        let reason: String
-        let action: String
-        let evidence: [Evidence]
-    }
-
-    func materialised() -> Materialised {
-        let details = details
-        return Materialised(rule: rule, subject: subject, evidenceTime: evidenceTime, records: records, value: details.value, title: details.title,
-                            reason: details.reason, action: details.action, evidence: details.evidence)
     }
 }

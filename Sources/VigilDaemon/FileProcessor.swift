@@ -219,7 +219,7 @@ public final class FileProcessor: Sendable {
                 // One of the files failed the shared transaction, and nothing of it was committed: take
                 // each file alone, so that each gets its own outcome and the others are not held up.
                 logger.notice("a transaction of \(batch.count) inbox files failed (\(error)); processing them one by one")
-                return batch.map { ($0.name, processFiles(first: $0.name, upcoming: nil, maxFiles: 1).first?.outcome ?? .ignored) }
+                return batch.map { ($0.name, process(name: $0.name)) }
             }
             return [(name, failed(name, error))]
         }

@@ -95,9 +95,10 @@ final class TransactionScope {
     /// The database's generation when first asked, and whether this transaction raised it.
     private var generation: Int64?
     private var raised = false
-    /// Signal states changed by this transaction and not yet written: a state can change at every
-    /// time point of a file, and only the last one needs writing (`finish` writes them).
-    private var unwrittenStates: [String: SignalState] = [:]
+    /// Signal states (subject, rule) changed by this transaction and not yet written: a state can
+    /// change at every time point of a file, and only the last one, in `subjects`, needs writing
+    /// (`finish` writes them).
+    private var unwrittenStates: Set<[String]> = []
     /// Records this transaction inserted, added to `meta.stored_records` by `finish`.
     var insertedRecords = 0
 
@@ -128,12 +129,12 @@ final class TransactionScope {
     /// its last change: if the commit then fails, the database keeps the old generation and the next
     /// transaction drops the cache.
     func finish() throws {
-        for key in unwrittenStates.keys.sorted() {
-            let state = unwrittenStates[key]!
+        for key in unwrittenStates.sorted(by: { $0.lexicographicallyPrecedes($1) }) {
+            guard let state = subjects[key[0]]?.states?[key[1]] else { continue }
             try db.cachedStatement(sql: "INSERT OR REPLACE INTO signal_state (rule, subject, payload) VALUES (?, ?, ?)")
                 .execute(arguments: [state.rule, state.subject, try StoreTransaction.encoder.encode(state)])
         }
-        unwrittenStates = [:]
+        unwrittenStates = []
         if insertedRecords > 0 {
             try db.cachedStatement(sql: "UPDATE meta SET value = CAST(value AS INTEGER) + ? WHERE key = 'stored_records'").execute(arguments: [insertedRecords])
             insertedRecords = 0
@@ -143,9 +144,14 @@ final class TransactionScope {
         cache.update(from: from, to: raised ? from + 1 : from, subjects, staleHistories: staleHistories, allHistoriesStale: allHistoriesStale)
     }
 
+    /// The subject as last committed, if the cache holds it for the database's generation.
+    private func committed(_ subject: String) throws -> EvaluationCache.Subject? {
+        try cache.subject(subject, generation: currentGeneration())
+    }
+
     func states(subject: String, load: () throws -> [String: SignalState]) throws -> [String: SignalState] {
         if let own = subjects[subject]?.states { return own }
-        let states = try cache.subject(subject, generation: currentGeneration())?.states ?? load()
+        let states = try committed(subject)?.states ?? load()
         subjects[subject, default: .init()].states = states
         return states
     }
@@ -154,7 +160,7 @@ final class TransactionScope {
     func save(_ state: SignalState, load: () throws -> [String: SignalState]) throws {
         _ = try states(subject: state.subject, load: load)
         subjects[state.subject]!.states![state.rule] = state  // in place: no copy of the subject's states
-        unwrittenStates[state.subject + "\u{0}" + state.rule] = state
+        unwrittenStates.insert([state.subject, state.rule])
         try raiseGeneration()
     }
 
@@ -166,7 +172,7 @@ final class TransactionScope {
         if let own = subjects[subject]?.latest {
             latest = own
         } else {
-            latest = try (allHistoriesStale ? nil : cache.subject(subject, generation: currentGeneration())?.latest) ?? load()
+            latest = try (allHistoriesStale ? nil : committed(subject)?.latest) ?? load()
             subjects[subject, default: .init()].latest = latest
         }
         return try latest.values(asOf: asOf) ?? query()
@@ -179,7 +185,7 @@ final class TransactionScope {
         try raiseGeneration()
         if subjects[subject]?.latest != nil {
             subjects[subject]!.latest!.insert(code: code, entry)
-        } else if !allHistoriesStale, var cached = try cache.subject(subject, generation: currentGeneration())?.latest {
+        } else if !allHistoriesStale, var cached = try committed(subject)?.latest {
             cached.insert(code: code, entry)
             subjects[subject, default: .init()].latest = cached
         }
@@ -188,14 +194,14 @@ final class TransactionScope {
     func history(subject: String, load: () throws -> SubjectHistory) throws -> SubjectHistory {
         if let own = subjects[subject]?.history { return own }
         let stale = allHistoriesStale || staleHistories.contains(subject)
-        let history = try (stale ? nil : cache.subject(subject, generation: currentGeneration())?.history) ?? load()
+        let history = try (stale ? nil : committed(subject)?.history) ?? load()
         subjects[subject, default: .init()].history = history
         return history
     }
 
     func sofaBaseline(subject: String, load: () throws -> SOFABaseline?) throws -> SOFABaseline? {
         if let own = subjects[subject]?.sofaBaseline { return own.value }
-        let baseline = try cache.subject(subject, generation: currentGeneration())?.sofaBaseline ?? EvaluationCache.Baseline(value: load())
+        let baseline = try committed(subject)?.sofaBaseline ?? EvaluationCache.Baseline(value: load())
         subjects[subject, default: .init()].sofaBaseline = baseline
         return baseline.value
     }

@@ -138,8 +138,7 @@ public struct StoreTransaction {
     /// last state, when the transaction's work ends (before COMMIT).
     @discardableResult
     public func saveSignalState(_ state: SignalState) throws -> SignalState {
-        let dates = [state.since, state.evidenceTime, state.endedAt].compactMap { $0?.timeIntervalSince1970 }
-        let stored = dates.allSatisfy({ $0 == $0.rounded(.down) }) ? state : try Self.decoder.decode(SignalState.self, from: Self.encoder.encode(state))
+        let stored = try Self.asStored(state, dates: [state.since, state.evidenceTime, state.endedAt])
         try scope.save(stored) { try storedSignalStates(subject: state.subject) }
         return stored
     }
@@ -180,6 +179,13 @@ public struct StoreTransaction {
                 entry.sha256, entry.name, entry.receivedAt.timeIntervalSince1970, entry.outcome.rawValue, entry.applied,
                 entry.rejected, entry.unchanged, entry.destination, entry.errorsJSON,
             ])
+    }
+
+    /// `value` as a read of its stored JSON gives it back. The JSON keeps whole seconds, so a value
+    /// with a fractional date among `dates` goes through the coding; any other is already as stored.
+    static func asStored<T: Codable>(_ value: T, dates: [Date?]) throws -> T {
+        let whole = dates.allSatisfy { date in date.map { $0.timeIntervalSince1970 == $0.timeIntervalSince1970.rounded(.down) } ?? true }
+        return whole ? value : try decoder.decode(T.self, from: encoder.encode(value))
     }
 
     static let encoder: JSONEncoder = {

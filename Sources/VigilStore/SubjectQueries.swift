@@ -138,8 +138,7 @@ extension StoreTransaction {
     @discardableResult
     public func saveSOFABaseline(_ baseline: SOFABaseline, subject: String) throws -> SOFABaseline {
         try saveFact(baseline, subject: subject, key: Self.sofaBaselineKey)
-        let stored = baseline.firstSeen.timeIntervalSince1970 == baseline.firstSeen.timeIntervalSince1970.rounded(.down)
-            ? baseline : try Self.decoder.decode(SOFABaseline.self, from: Self.encoder.encode(baseline))
+        let stored = try Self.asStored(baseline, dates: [baseline.firstSeen])
         try scope.sofaBaselineSaved(stored, subject: subject)
         return stored
     }
