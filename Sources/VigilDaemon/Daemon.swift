@@ -111,10 +111,12 @@ struct IngestService: Service {
 
     func run() async throws {
         var settling = SettlingFiles()
+        var trimSchedule = IdleTrimSchedule()
         let going = { !Task.isShuttingDownGracefully }
         /// Processes a regular file now, or once it has settled when `limits.settle_seconds` is set;
         /// the files due after it (`upcoming`) are read ahead and, when ready, committed with it.
         func take(_ name: String, upcoming: UpcomingFiles) {
+            trimSchedule.worked()
             let settle = state.configuration.limits.settleSeconds
             if settle > 0 { settling.watch(name, inbox: state.configuration.directories.inbox) } else { processor.process(name: name, upcoming: upcoming) }
         }
@@ -126,6 +128,7 @@ struct IngestService: Service {
                 case .heartbeat:
                     let settled = UpcomingFiles.list(settling.settled(inbox: state.configuration.directories.inbox, quiet: state.configuration.limits.settleSeconds, now: Date()), while: going)
                     while let name = settled.next() {
+                        trimSchedule.worked()
                         processor.process(name: name, upcoming: settled)
                     }
                 case .created(let name):
@@ -146,6 +149,10 @@ struct IngestService: Service {
                 case .tick:
                     processor.evaluateTrialRules()
                     emitter.deliverPending()
+                    if trimSchedule.tick() {
+                        let trim = WorkingSet.trim()
+                        logger.debug("idle: heap trimmed, \(trim.residentKib / 1024) MiB of code pages unmapped from \(trim.mappings) mappings (they stay in the page cache)")
+                    }
                 }
             }
         } onGracefulShutdown: {

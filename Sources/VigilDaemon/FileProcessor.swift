@@ -573,6 +573,3 @@ public final class UpcomingFiles {
     }
 }
 
-/// glibc's `malloc_trim(3)`, which the Glibc module does not export (it lives in <malloc.h>).
-@_silgen_name("malloc_trim")
-private func malloc_trim(_ pad: Int) -> Int32

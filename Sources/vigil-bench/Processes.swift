@@ -138,15 +138,17 @@ final class DaemonProcess {
     }
 
     /// VmRSS and VmHWM in KiB from /proc/PID/status.
-    func memory() -> (rss: Int, hwm: Int)? {
+    func memory() -> (rss: Int, hwm: Int, anonymous: Int, file: Int)? {
         guard let text = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return nil }
-        var rss = 0
-        var hwm = 0
+        var fields: [String: Int] = [:]
         for line in text.split(separator: "\n") {
-            if line.hasPrefix("VmRSS:") { rss = Int(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "") ?? 0 }
-            if line.hasPrefix("VmHWM:") { hwm = Int(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "") ?? 0 }
+            let words = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
+            if let key = words.first, ["VmRSS:", "VmHWM:", "RssAnon:", "RssFile:"].contains(key) {
+                fields[String(key)] = Int(words.dropFirst().first ?? "") ?? 0
+            }
         }
-        return (rss, hwm)
+        guard let rss = fields["VmRSS:"], rss > 0 else { return nil }
+        return (rss, fields["VmHWM:"] ?? 0, fields["RssAnon:"] ?? 0, fields["RssFile:"] ?? 0)
     }
 
     /// User + system CPU seconds from /proc/PID/stat.

@@ -94,7 +94,12 @@ struct StartupResult: Codable {
 }
 
 struct MemoryResult: Codable {
+    /// VmRSS 2 s after the control socket first answers, before vigild's idle trim.
+    var startedEmptyRssKib: Int?
+    /// VmRSS, RssAnon and RssFile idle: `VigilBench.idleSeconds` after that, past the idle trim.
     var idleEmptyRssKib: Int?
+    var idleEmptyAnonymousKib: Int?
+    var idleEmptyFileKib: Int?
     var idleEmptyHwmKib: Int?
     var backlogMaxRssKib: Int?
     var backlogHwmKib: Int?
@@ -251,7 +256,10 @@ struct BenchReport: Codable {
         if let h = historyLarge { batch("probe batch at \(Self.n(Double(h.storedBefore))) stored", h) }
         if let l = latencyStored { latency("drop→outbox, \(Self.n(Double(l.storedRecords))) stored", l) }
         if let m = memory {
-            if m.idleEmptyRssKib != nil { lines.append(row(["RSS idle, empty store", Self.mib(m.idleEmptyRssKib), "VmHWM \(Self.mib(m.idleEmptyHwmKib))"], w)) }
+            if m.startedEmptyRssKib != nil { lines.append(row(["RSS 2 s after start-up, empty store", Self.mib(m.startedEmptyRssKib), "before the idle trim"], w)) }
+            if m.idleEmptyRssKib != nil {
+                lines.append(row(["RSS idle, empty store", Self.mib(m.idleEmptyRssKib), "anon \(Self.mib(m.idleEmptyAnonymousKib)), file \(Self.mib(m.idleEmptyFileKib)); VmHWM \(Self.mib(m.idleEmptyHwmKib))"], w))
+            }
             if m.backlogHwmKib != nil { lines.append(row(["RSS during backlog", "VmHWM \(Self.mib(m.backlogHwmKib))", "max sampled VmRSS \(Self.mib(m.backlogMaxRssKib))"], w)) }
             if let f = m.fillHwmKib { lines.append(row(["RSS filling to the target", "VmHWM \(Self.mib(f))", ""], w)) }
             if let i = m.idleStoredRssKib { lines.append(row(["RSS idle, restarted on \(Self.n(Double(m.storedRecords ?? 0))) stored", Self.mib(i), ""], w)) }

@@ -17,6 +17,10 @@ struct VigilBench: ParsableCommand {
             absent and run as root). docs/BENCHMARKS.md describes each figure.
             """)
 
+    /// Seconds of quiet before an idle RSS sample: vigild trims its working set at the first inbox
+    /// tick (every 5 s) with no file since the tick before, so 5 to 10 s after the last file.
+    static let idleSeconds: Double = 11
+
     @Flag(help: "Print the report as JSON on stdout (progress still goes to stderr).")
     var json = false
 
@@ -310,7 +314,7 @@ struct Bench {
         }
         let t1 = samples.last!.t
         let cpuAfter = daemon.cpuSeconds()
-        let memory = daemon.memory() ?? (maxRSS, maxRSS)
+        let memory = daemon.memory() ?? (maxRSS, maxRSS, 0, 0)
         maxRSS = max(maxRSS, memory.rss)
         var after = try waitControl(root)
         let deadline = monotonic() + 30
@@ -430,8 +434,12 @@ struct Bench {
         progress(String(format: "vigild pid %d ready in %.0f ms (empty store)", daemon.pid, startSeconds * 1000))
         _ = try waitControl(root)
         usleep(2_000_000)
-        let idle = daemon.memory() ?? (0, 0)
-        var memory = MemoryResult(idleEmptyRssKib: idle.rss, idleEmptyHwmKib: idle.hwm)
+        var memory = MemoryResult(startedEmptyRssKib: daemon.memory()?.rss)
+        progress("idle for \(Int(VigilBench.idleSeconds)) s (past vigild's idle trim)")
+        usleep(UInt32(VigilBench.idleSeconds * 1_000_000))
+        if let idle = daemon.memory() {
+            (memory.idleEmptyRssKib, memory.idleEmptyHwmKib, memory.idleEmptyAnonymousKib, memory.idleEmptyFileKib) = (idle.rss, idle.hwm, idle.anonymous, idle.file)
+        }
 
         if phases.contains("backlog") {
             let result = try runBatch(label: "backlog", daemon: daemon, root: root, staging: "\(staging)/backlog", files: backlog.files)
@@ -514,7 +522,7 @@ struct Bench {
         report.startup = StartupResult(
             storedRecords: storedNow, storeBytes: storeBytes, runsMilliseconds: runs, medianMilliseconds: percentile(sorted, 0.5),
             maxMilliseconds: sorted.last ?? .nan, coldMilliseconds: cold, coldNote: coldNote, stopSeconds: stops)
-        usleep(2_000_000)
+        usleep(UInt32(VigilBench.idleSeconds * 1_000_000))
         memory.idleStoredRssKib = daemon.memory()?.rss
         if phases.contains("stored") {
             // Measured at steady state, like the small side: the first files after a restart fill

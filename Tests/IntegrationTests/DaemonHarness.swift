@@ -69,10 +69,10 @@ final class DaemonHarness {
     }
 
     /// Starts vigild, optionally through a wrapper command (e.g. `unshare`), and waits for READY=1.
-    func start(wrapper: [String] = [], environment extra: [String: String] = [:]) throws {
+    func start(wrapper: [String] = [], environment extra: [String: String] = [:], arguments: [String] = []) throws {
         let readyBefore = notify.messages.count
         let process = Process()
-        let command = wrapper + ["\(products)/vigild", "--config", configPath]
+        let command = wrapper + ["\(products)/vigild", "--config", configPath] + arguments
         process.executableURL = URL(fileURLWithPath: command[0])
         process.arguments = Array(command.dropFirst())
         var environment = ProcessInfo.processInfo.environment

@@ -122,6 +122,38 @@ extension LifecycleTests {
         XCTAssertEqual(harness.terminate().status, 0)
     }
 
+    /// Idle, the daemon unmaps the code pages its start-up touched (WorkingSet.trim), and after that
+    /// it still takes a file through to the journal and the outbox: the unmapped code is faulted
+    /// back in from the page cache, and nothing the process wrote was discarded.
+    func testIdleTrimShrinksResidentCodeAndTheDaemonStillWorks() throws {
+        try harness.start(arguments: ["--log-level", "debug"])
+        let pid = try XCTUnwrap(harness.process?.processIdentifier)
+        func residentFileKib() -> Int? {
+            guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
+                  let line = status.split(separator: "\n").first(where: { $0.hasPrefix("RssFile:") }) else { return nil }
+            return Int(line.split(separator: " ", omittingEmptySubsequences: true)[1])
+        }
+        XCTAssertNotNil(residentFileKib())
+        let before = try XCTUnwrap(residentFileKib())
+        // The first inbox tick (5 s) with no file taken trims.
+        XCTAssertTrue(TestSupport.waitUntil(timeout: 20) { self.harness.stderr.contains("idle: heap trimmed") }, "no trim logged; stderr:\n\(harness.stderr)")
+        let after = try XCTUnwrap(residentFileKib())
+        let line = try XCTUnwrap(harness.stderr.split(separator: "\n").first { $0.contains("idle: heap trimmed") })
+        XCTAssertLessThan(after, before / 2, "resident file pages \(before) kB before the trim, \(after) kB after; \(line)")
+
+        try harness.drop("labs.ndjson", #"{"type":"observation","id":"LAB-T-1","subject":"LYS-01-001","time":"2026-11-23T06:40:00+01:00","code":"lactate","value":4.5,"unit":"mmol/L"}"# + "\n")
+        XCTAssertTrue(TestSupport.waitUntil(timeout: 10) { self.harness.files(in: self.harness.outboxNew).count == 1 }, "stderr:\n\(harness.stderr)")
+        XCTAssertTrue(harness.archivedFiles().contains { $0.hasSuffix("/labs.ndjson") })
+        var entries: [[String: Any]] = []
+        TestSupport.waitUntil(timeout: 10) {
+            entries = (try? self.harness.journalEntries()) ?? []
+            return !entries.isEmpty
+        }
+        XCTAssertEqual(entries.map { $0["VIGIL_RULE"] as? String }, ["lactate"])
+        XCTAssertEqual(try harness.statusJSON()["records"].flatMap { ($0 as? [String: Any])?["applied"] as? Int }, 1)
+        XCTAssertEqual(harness.terminate().status, 0)
+    }
+
     /// SIGTERM while a large file is being applied: the file in hand is finished (applied and
     /// archived), the daemon exits 0, and nothing is left half done.
     func testSigtermFinishesTheFileInHand() throws {
