@@ -128,6 +128,8 @@ struct BenchReport: Codable {
     var startupEmptyMilliseconds: Double?
     var backlog: BatchResult?
     var latencyLight: LatencyResult?
+    /// Probes each dropped after `VigilBench.idleSeconds` of quiet, past vigild's idle trim.
+    var latencyAfterIdle: LatencyResult?
     var fill: BatchResult?
     var startup: StartupResult?
     /// First batch on a freshly started daemon, before the probe batch of each side.
@@ -243,6 +245,7 @@ struct BenchReport: Codable {
                               String(format: "max %.1f ms, n=%d, %d timeouts; load %@", l.maxMilliseconds, l.probes, l.timeouts, l.loadAverage)], w))
         }
         if let l = latencyLight { latency("drop→outbox, \(Self.n(Double(l.storedRecords))) stored", l) }
+        if let l = latencyAfterIdle { latency("  … each after \(Int(VigilBench.idleSeconds)) s idle (trimmed)", l) }
         if let f = fill { batch("fill to the stored-records target", f) }
         if let s = startup {
             lines.append(row(["start-up to READY=1, \(Self.n(Double(s.storedRecords))) stored", String(format: "median %.0f ms", s.medianMilliseconds),

@@ -45,6 +45,9 @@ struct VigilBench: ParsableCommand {
     @Option(help: "Latency probes per measurement (default 200; --quick 50).")
     var probes: Int?
 
+    @Option(help: "Latency probes each dropped after vigild has been idle long enough to trim its working set (phase idle-latency; default 6; --quick 2).")
+    var idleProbes: Int?
+
     @Option(help: "Records in the probe batch used for the cost-vs-history figure (100-record files).")
     var probeRecords = 10_000
 
@@ -63,7 +66,7 @@ struct VigilBench: ParsableCommand {
     @Flag(help: "Skip the cold-cache start-up (it drops the machine's page cache, as root).")
     var noColdStart = false
 
-    @Option(help: "Only these phases (comma-separated): history, floor, backlog, latency, fill, startup, stored.")
+    @Option(help: "Only these phases (comma-separated): history, floor, backlog, latency, idle-latency, fill, startup, stored.")
     var only: String?
 
     @Option(help: "Command prefix for vigild, e.g. \"valgrind --tool=callgrind --callgrind-out-file=/tmp/cg.out\".")
@@ -129,6 +132,7 @@ struct Bench {
     let backlogFiles: Int
     let storedTarget: Int
     let probes: Int
+    let idleProbes: Int
     let startups: Int
     let phases: Set<String>
     var report: BenchReport
@@ -142,8 +146,9 @@ struct Bench {
         backlogFiles = options.files ?? (options.quick ? 200 : 1_000)
         storedTarget = options.stored ?? (options.quick ? 100_000 : 1_000_000)
         probes = options.probes ?? (options.quick ? 50 : 200)
+        idleProbes = options.idleProbes ?? (options.quick ? 2 : 6)
         startups = max(1, options.startups ?? (options.quick ? 3 : 5))
-        let all: Set<String> = ["history", "floor", "backlog", "latency", "fill", "startup", "stored"]
+        let all: Set<String> = ["history", "floor", "backlog", "latency", "idle-latency", "fill", "startup", "stored"]
         phases = options.only.map { Set($0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }) } ?? all
         guard phases.isSubset(of: all) else { throw ValidationError("--only takes phases among \(all.sorted().joined(separator: ", "))") }
 
@@ -346,8 +351,8 @@ struct Bench {
 
     /// Single files at light load: each a fresh critical lactate for a new subject (exactly one alert,
     /// mailed), written to a dotfile and renamed into the inbox; the time is from the rename to the
-    /// inotify event of its `outbox/new/*.eml`.
-    mutating func runLatency(label: String, daemon: DaemonProcess, root: String, count: Int, warmup: Int = 3) throws -> LatencyResult {
+    /// inotify event of its `outbox/new/*.eml`. `pause` is the quiet time before each probe.
+    mutating func runLatency(label: String, daemon: DaemonProcess, root: String, count: Int, warmup: Int = 3, pause: Double = 0.02) throws -> LatencyResult {
         let inbox = "\(root)/var/inbox"
         let outboxNew = "\(root)/var/outbox/new"
         let stored = try waitControl(root).stored
@@ -357,6 +362,8 @@ struct Bench {
         var timeouts = 0
         progress("\(label): \(count) latency probes (+\(warmup) warm-up), \(stored) stored")
         for k in 0..<(count + warmup) {
+            if pause > 0.02 { progress(String(format: "%@: probe %d of %d after %.0f s idle", label, k + 1, count + warmup, pause)) }
+            usleep(UInt32(pause * 1_000_000))
             let probe = SiteGenerator.latencyProbe(index: probeIndex, now: Date())
             probeIndex += 1
             let name = "lat-\(UTC.pad(probeIndex, 5)).ndjson"
@@ -385,7 +392,6 @@ struct Bench {
             // Light load: wait until the daemon has finished the file, then pause.
             let finish = monotonic() + 30
             while pendingNames(inbox).contains(name), monotonic() < finish { usleep(1_000) }
-            usleep(20_000)
         }
         let sorted = samples.sorted()
         let result = LatencyResult(
@@ -449,6 +455,10 @@ struct Bench {
         }
         if phases.contains("latency") {
             report.latencyLight = try runLatency(label: "latency (light load)", daemon: daemon, root: root, count: probes)
+        }
+        if phases.contains("idle-latency") {
+            // What a file pays for the idle trim: the code it runs is faulted back in first.
+            report.latencyAfterIdle = try runLatency(label: "latency after an idle trim", daemon: daemon, root: root, count: idleProbes, warmup: 1, pause: VigilBench.idleSeconds)
         }
 
         try storePhases(root: root, config: config, staging: staging, site: &site, daemon: daemon, memory: &memory)
