@@ -121,7 +121,7 @@ public struct ControlHandler: Sendable {
                           lastRelayError: relayState.values.max { $0.nextAttempt < $1.nextAttempt }?.lastError),
             journal: .init(reachable: journalReachable, detail: journalReachable ? nil : (journal.lastError ?? "no journal socket at \(JournalWriter.socketPath)"),
                            pendingEntries: stats.undeliveredJournal),
-            store: .init(path: store.path, bytes: store.sizeOnDisk()))
+            store: .init(path: store.path, bytes: store.sizeOnDisk()), pipelineCost: state.pipelineCost)
     }
 
     func subjects() throws -> String {

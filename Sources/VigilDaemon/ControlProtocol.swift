@@ -75,6 +75,8 @@ public struct StatusReport: Codable, Sendable {
     public var outbox: OutboxState
     public var journal: JournalState
     public var store: StoreState
+    /// Where the ingest pipeline's time has gone since start-up (optional for replies of older daemons).
+    public var pipelineCost: PipelineCost?
 }
 
 /// The alert `status` puts first: critical or halt, not acknowledged, oldest.

@@ -77,4 +77,12 @@ public final class DaemonState: Sendable {
     private let degradedObserver = Mutex<(@Sendable ([String: String]) -> Void)?>(nil)
 
     public var degradedReasons: [String: String] { fields.withLock { $0.degraded } }
+
+    /// Adds a batch's stage times to what `status` reports.
+    func addPipelineCost(_ batch: PipelineCost) { cost.withLock { $0.add(batch) } }
+
+    /// The pipeline's stage times since start-up.
+    public var pipelineCost: PipelineCost { cost.withLock { $0 } }
+
+    private let cost = Mutex(PipelineCost())
 }

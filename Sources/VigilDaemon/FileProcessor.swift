@@ -62,6 +62,8 @@ public final class FileProcessor: Sendable {
         let sha: String
         let parsed: ParseResult
         let configuration: VigilConfiguration
+        /// What reading, hashing and parsing it took on the read-ahead thread.
+        let readCost: PipelineCost.Stage
     }
 
     /// Reads and parses `name` on another thread, so that a backlog's next file is ready when the
@@ -73,13 +75,15 @@ public final class FileProcessor: Sendable {
         guard !Self.isTemporaryName(name), !name.contains("/") else { return }
         let configuration = state.configuration
         readAheadQueue.async { [self] in
+            let timer = StageTimer()
             let path = "\(configuration.directories.inbox)/\(name)"
             var info = stat()
             guard lstat(path, &info) == 0, info.st_mode & S_IFMT == S_IFREG, Int(info.st_size) <= configuration.limits.maxFileBytes,
                   let (data, stamp, inode) = try? Self.readStamped(path: path, limit: configuration.limits.maxFileBytes)
             else { return }
-            let prepared = PreparedFile(inode: inode, stamp: stamp, data: data, sha: Digest.sha256Hex(data),
-                                        parsed: parse(name: name, data: data, configuration: configuration), configuration: configuration)
+            let sha = Digest.sha256Hex(data)
+            let parsed = parse(name: name, data: data, configuration: configuration)
+            let prepared = PreparedFile(inode: inode, stamp: stamp, data: data, sha: sha, parsed: parsed, configuration: configuration, readCost: timer.elapsed)
             readAheadFiles.withLock { $0 = [name: prepared] }
         }
     }
@@ -129,6 +133,7 @@ public final class FileProcessor: Sendable {
         let sha: String
         let parsed: ParseResult
         let now: Date
+        let readCost: PipelineCost.Stage
     }
 
     func processFiles(first name: String, upcoming: UpcomingFiles?, maxFiles: Int) -> [(name: String, outcome: Outcome)] {
@@ -161,11 +166,15 @@ public final class FileProcessor: Sendable {
         let data: Data
         let sha: String
         var parsedAhead: ParseResult?
+        var readTimer: StageTimer?
+        var readCost = PipelineCost.Stage()
         if let prepared = takeReadAhead(name: name, info: info, configuration: configuration) {
             data = prepared.data
             sha = prepared.sha
             parsedAhead = prepared.parsed
+            readCost = prepared.readCost
         } else {
+            readTimer = StageTimer()
             do {
                 data = try Self.read(path: path, limit: configuration.limits.maxFileBytes)
             } catch let changing as FileChangedWhileRead {
@@ -193,15 +202,18 @@ public final class FileProcessor: Sendable {
             return [(name, failed(name, error))]
         }
 
-        let first = ReadFile(name: name, path: path, info: info, sha: sha,
-                             parsed: parsedAhead ?? parse(name: name, data: data, configuration: configuration), now: now)
+        let parsedFirst = parsedAhead ?? parse(name: name, data: data, configuration: configuration)
+        if let readTimer { readCost = readTimer.elapsed }
+        let first = ReadFile(name: name, path: path, info: info, sha: sha, parsed: parsedFirst, now: now, readCost: readCost)
         for note in first.parsed.notes { logger.notice("\(Self.printable(name)): \(note)") }
 
         var batch = [first]
+        var cost = PipelineCost()
         let entries: [FileLedgerEntry]
+        let transaction = StageTimer()
         do {
             entries = try store.transaction { tx in
-                var entries = [try apply(first, configuration: configuration, in: tx)]
+                var entries = [try apply(first, configuration: configuration, in: tx, cost: &cost)]
                 var records = first.parsed.records.count
                 while entries.count < maxFiles, records < Self.groupCommitRecords, let upcoming, let candidate = upcoming.peek(),
                       let file = try batchCandidate(candidate, configuration: configuration, in: tx) {
@@ -209,7 +221,7 @@ public final class FileProcessor: Sendable {
                     if let after = upcoming.peek() { readAhead(name: after) }
                     for note in file.parsed.notes { logger.notice("\(Self.printable(file.name)): \(note)") }
                     batch.append(file)
-                    entries.append(try apply(file, configuration: configuration, in: tx))
+                    entries.append(try apply(file, configuration: configuration, in: tx, cost: &cost))
                     records += file.parsed.records.count
                 }
                 return entries
@@ -224,7 +236,20 @@ public final class FileProcessor: Sendable {
             return [(name, failed(name, error))]
         }
 
-        emitter.deliverPending()
+        // The transaction's time less what applying and evaluating took inside it.
+        let whole = transaction.elapsed
+        cost.commit = PipelineCost.Stage(cpuSeconds: whole.cpuSeconds - cost.store.cpuSeconds - cost.rules.cpuSeconds,
+                                         wallSeconds: whole.wallSeconds - cost.store.wallSeconds - cost.rules.wallSeconds)
+        for file in batch {
+            cost.read += file.readCost
+            cost.records += file.parsed.records.count
+        }
+        StageTimer.measure(&cost.delivery) { emitter.deliverPending() }
+        let moving = StageTimer()
+        defer {
+            cost.files += moving.elapsed
+            state.addPipelineCost(cost)
+        }
         // The moves are made durable together, one directory sync for the batch instead of one per
         // file. Until then a crash may bring a file back into the inbox, where the ledger knows it
         // and it is only moved again, as after a crash between the commit and any move.
@@ -264,14 +289,15 @@ public final class FileProcessor: Sendable {
               let prepared = takeReadAhead(name: name, info: info, configuration: configuration),
               try tx.fileEntry(sha256: prepared.sha) == nil
         else { return nil }
-        return ReadFile(name: name, path: path, info: info, sha: prepared.sha, parsed: prepared.parsed, now: clock())
+        return ReadFile(name: name, path: path, info: info, sha: prepared.sha, parsed: prepared.parsed, now: clock(), readCost: prepared.readCost)
     }
 
     /// Applies one file's records, evaluates them and writes its ledger entry, inside `tx`.
-    func apply(_ file: ReadFile, configuration: VigilConfiguration, in tx: StoreTransaction) throws -> FileLedgerEntry {
+    func apply(_ file: ReadFile, configuration: VigilConfiguration, in tx: StoreTransaction, cost: inout PipelineCost) throws -> FileLedgerEntry {
         let (name, parsed, now, sha) = (file.name, file.parsed, file.now, file.sha)
         var applied: [Record] = []
         var unchanged = 0
+        var storing = StageTimer()
         for located in parsed.records {
             switch try tx.apply(located.record, fileSHA256: sha, at: now) {
             case .new: applied.append(located.record)
@@ -285,12 +311,17 @@ public final class FileProcessor: Sendable {
         for id in retracted {
             logger.notice("\(Self.printable(name)): record \(id) withdrawn by its sender; kept for audit, no longer current")
         }
+        cost.store += storing.elapsed
         let evaluator = Evaluator(configuration: configuration, now: now)
-        _ = try evaluator.evaluate(applied, in: tx)
-        _ = try TrialMonitor(configuration: configuration, now: now).evaluate(applied: applied, fullPass: !retracted.isEmpty, in: tx)
-        if !parsed.errors.isEmpty {
-            try tx.record(evaluator.dataQualityAlert(fileName: name, triggerKey: sha, errors: parsed.errors, applied: applied.count))
+        try StageTimer.measure(&cost.rules) {
+            _ = try evaluator.evaluate(applied, in: tx)
+            _ = try TrialMonitor(configuration: configuration, now: now).evaluate(applied: applied, fullPass: !retracted.isEmpty, in: tx)
+            if !parsed.errors.isEmpty {
+                try tx.record(evaluator.dataQualityAlert(fileName: name, triggerKey: sha, errors: parsed.errors, applied: applied.count))
+            }
         }
+        storing = StageTimer()
+        defer { cost.store += storing.elapsed }
         let usable = !parsed.records.isEmpty || !parsed.retractions.isEmpty || parsed.errors.isEmpty
         let entry = FileLedgerEntry(
             sha256: sha, name: name, receivedAt: now, outcome: usable ? .archived : .rejected,

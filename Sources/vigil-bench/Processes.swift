@@ -199,6 +199,12 @@ struct StatusFigures {
     var storeBytes: Int64 = 0
     var storePath = ""
     var degraded: [String] = []
+    /// `pipeline_cost`: records counted, and each stage's thread CPU and wall seconds since start-up.
+    var costRecords = 0
+    var stages: [String: (cpu: Double, wall: Double)] = [:]
+
+    /// The pipeline stages `status` reports, in pipeline order.
+    static let stageNames = ["read", "store", "rules", "commit", "delivery", "files"]
 
     init(_ reply: [String: Any]) throws {
         guard reply["ok"] as? Bool == true, let records = reply["records"] as? [String: Any] else {
@@ -214,6 +220,13 @@ struct StatusFigures {
         storeBytes = ((reply["store"] as? [String: Any])?["bytes"] as? NSNumber)?.int64Value ?? 0
         storePath = (reply["store"] as? [String: Any])?["path"] as? String ?? ""
         degraded = reply["degraded"] as? [String] ?? []
+        if let cost = reply["pipeline_cost"] as? [String: Any] {
+            costRecords = cost["records"] as? Int ?? 0
+            for name in Self.stageNames {
+                guard let stage = cost[name] as? [String: Any] else { continue }
+                stages[name] = ((stage["cpu_seconds"] as? NSNumber)?.doubleValue ?? 0, (stage["wall_seconds"] as? NSNumber)?.doubleValue ?? 0)
+            }
+        }
     }
 
     static func fetch(socket: String) throws -> StatusFigures { try StatusFigures(controlRequest(socket: socket, "status")) }

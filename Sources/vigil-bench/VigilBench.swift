@@ -343,9 +343,22 @@ struct Bench {
             daemonCPUSeconds: cpu, cpuMicrosecondsPerRecord: cpu.map { $0 * 1e6 / Double(totalRecords) }, cpuUtilisation: cpu.map { $0 / seconds },
             loadAverage: loadAverage(), maxRssKib: maxRSS, hwmKib: memory.hwm,
             appliedDelta: after.applied - before.applied, rejectedDelta: after.rejected - before.rejected,
-            filesRejectedDelta: after.filesRejected - before.filesRejected, mailsWritten: countFiles(outboxNew) - mailsBefore)
+            filesRejectedDelta: after.filesRejected - before.filesRejected, mailsWritten: countFiles(outboxNew) - mailsBefore,
+            stageCPUMicrosecondsPerRecord: Self.stagesPerRecord(before, after, \.cpu), stageWallMicrosecondsPerRecord: Self.stagesPerRecord(before, after, \.wall))
         progress(String(format: "%@: %d records in %.2f s = %.0f records/s (steady %.0f), %.1f files/s; applied %d, rejected %d",
                         label, totalRecords, seconds, result.recordsPerSecond, steadyRecords, result.filesPerSecond, result.appliedDelta, result.rejectedDelta))
+        return result
+    }
+
+    /// Each stage's µs per record between two `status` replies of the same daemon.
+    static func stagesPerRecord(_ before: StatusFigures, _ after: StatusFigures, _ part: KeyPath<(cpu: Double, wall: Double), Double>) -> [String: Double]? {
+        let records = after.costRecords - before.costRecords
+        guard records > 0, !after.stages.isEmpty else { return nil }
+        var result: [String: Double] = [:]
+        for (name, stage) in after.stages {
+            let earlier = before.stages[name].map { $0[keyPath: part] } ?? 0
+            result[name] = (stage[keyPath: part] - earlier) * 1e6 / Double(records)
+        }
         return result
     }
 

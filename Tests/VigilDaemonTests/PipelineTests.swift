@@ -35,6 +35,7 @@ final class PipelineTests: XCTestCase {
     var processor: FileProcessor!
     var store: VigilStore!
     var configuration: VigilConfiguration!
+    var state: DaemonState!
     let logs = CollectedLogs()
 
     override func setUpWithError() throws {
@@ -51,7 +52,7 @@ final class PipelineTests: XCTestCase {
         let outbox = Outbox(root: dirs.outbox)
         try outbox.createDirectories()
         store = try VigilStore(path: "\(dirs.state)/vigil.sqlite")
-        let state = DaemonState(configuration: configuration, configPath: "demo.yaml", startedAt: Date())
+        state = DaemonState(configuration: configuration, configPath: "demo.yaml", startedAt: Date())
         let logger = Logger(label: "test") { _ in CollectingLogHandler(sink: self.logs) }
         let emitter = AlertEmitter(store: store, journal: JournalWriter(), outbox: outbox, state: state, logger: logger, clock: { Date() })
         processor = FileProcessor(store: store, emitter: emitter, state: state, logger: logger, clock: { Date() })
@@ -149,6 +150,31 @@ final class PipelineTests: XCTestCase {
         XCTAssertEqual(try mails().count, 3, "one mail per alert, delivered after the shared commit")
         XCTAssertEqual(try store.undeliveredAlerts().count, 0)
         XCTAssertEqual(try store.statistics().recordsApplied, 4)
+    }
+
+    /// `status`'s pipeline cost counts the records of the files processed and the time of each
+    /// stage, for a batch and for a file alone, with a thread's CPU time never above its wall time.
+    func testPipelineCostCountsTheRecordsAndTimesEveryStage() throws {
+        XCTAssertEqual(state.pipelineCost, PipelineCost())
+        let inbox = configuration.directories.inbox
+        _ = FileManager.default.createFile(atPath: "\(inbox)/1.ndjson", contents: Data((lactate("LAB-1", 4.6) + lactate("LAB-2", 1.0, subject: "LYS-02-002")).utf8))
+        _ = FileManager.default.createFile(atPath: "\(inbox)/2.ndjson", contents: Data(lactate("LAB-3", 1.2, subject: "LYS-02-003").utf8))
+        let batch = processor.process(name: "1.ndjson", upcoming: UpcomingFiles.list(["2.ndjson"]))
+        XCTAssertEqual(batch.count, 2, "one transaction")
+        var cost = state.pipelineCost
+        XCTAssertEqual(cost.records, 3)
+        let stages = [("read", cost.read), ("store", cost.store), ("rules", cost.rules), ("commit", cost.commit), ("delivery", cost.delivery), ("files", cost.files)]
+        for (name, stage) in stages {
+            XCTAssertGreaterThan(stage.cpuSeconds, 0, name)
+            XCTAssertGreaterThan(stage.wallSeconds, 0, name)
+            XCTAssertLessThanOrEqual(stage.cpuSeconds, stage.wallSeconds + 0.001, name)
+        }
+        let before = cost
+        XCTAssertEqual(drop("3.ndjson", lactate("LAB-4", 5.0, subject: "LYS-02-004")), .archived(applied: 1, rejected: 0, unchanged: 0))
+        cost = state.pipelineCost
+        XCTAssertEqual(cost.records, 4)
+        XCTAssertGreaterThan(cost.rules.cpuSeconds, before.rules.cpuSeconds)
+        XCTAssertGreaterThan(cost.commit.wallSeconds, before.commit.wallSeconds)
     }
 
     /// A batch's moves are made durable together after the commit; a crash before that can bring its

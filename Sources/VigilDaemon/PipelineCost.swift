@@ -1,0 +1,76 @@
+import Glibc
+
+/// Where the ingest pipeline's time has gone since start-up, stage by stage: the CPU time of the
+/// thread doing the stage and the wall time it took. `status --json` reports it (`pipeline_cost`),
+/// so that a slow backlog can be put down to parsing, storage, the rules, the commit or delivery,
+/// and `vigil-bench` can tell the cost of rule evaluation from the cost of the store as history grows.
+public struct PipelineCost: Codable, Sendable, Equatable {
+    /// Time spent in one stage.
+    public struct Stage: Codable, Sendable, Equatable {
+        public var cpuSeconds: Double = 0
+        public var wallSeconds: Double = 0
+
+        static func += (lhs: inout Stage, rhs: Stage) {
+            lhs.cpuSeconds += rhs.cpuSeconds
+            lhs.wallSeconds += rhs.wallSeconds
+        }
+    }
+
+    /// Records in the files whose stages are counted.
+    public var records = 0
+    /// Reading a file, its SHA-256 and parsing it (mostly on the read-ahead thread).
+    public var read = Stage()
+    /// Applying the records to the store: inserts, amendments, withdrawals, the file ledger entry.
+    public var store = Stage()
+    /// The safety rules and the trial's stopping rules over the applied records, with the reads
+    /// they make of the store.
+    public var rules = Stage()
+    /// The rest of the write transaction: writing back signal states, and the commit (WAL frames,
+    /// fsync, checkpoints).
+    public var commit = Stage()
+    /// Alerts to the journal and the outbox, and marking them delivered.
+    public var delivery = Stage()
+    /// Moving the files to the archive or rejected/ and syncing those directories.
+    public var files = Stage()
+
+    public init() {}
+
+    mutating func add(_ other: PipelineCost) {
+        records += other.records
+        read += other.read
+        store += other.store
+        rules += other.rules
+        commit += other.commit
+        delivery += other.delivery
+        files += other.files
+    }
+}
+
+/// Times one stage on the current thread: CPU (CLOCK_THREAD_CPUTIME_ID) and wall (CLOCK_MONOTONIC).
+struct StageTimer {
+    private let cpu: Double
+    private let wall: Double
+
+    init() {
+        cpu = Self.now(CLOCK_THREAD_CPUTIME_ID)
+        wall = Self.now(CLOCK_MONOTONIC)
+    }
+
+    /// The time since `init`.
+    var elapsed: PipelineCost.Stage {
+        PipelineCost.Stage(cpuSeconds: Self.now(CLOCK_THREAD_CPUTIME_ID) - cpu, wallSeconds: Self.now(CLOCK_MONOTONIC) - wall)
+    }
+
+    /// Runs `body` and adds its time to `stage`.
+    static func measure<T>(_ stage: inout PipelineCost.Stage, _ body: () throws -> T) rethrows -> T {
+        let timer = StageTimer()
+        defer { stage += timer.elapsed }
+        return try body()
+    }
+
+    private static func now(_ clock: clockid_t) -> Double {
+        var spec = timespec()
+        clock_gettime(clock, &spec)
+        return Double(spec.tv_sec) + Double(spec.tv_nsec) / 1e9
+    }
+}
