@@ -31,7 +31,7 @@ let package = Package(
         .target(name: "VigilIngest", dependencies: ["VigilCore"], swiftSettings: strict),
         .target(
             name: "VigilStore",
-            dependencies: ["VigilCore", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: ["VigilCore", .product(name: "GRDB", package: "GRDB.swift"), .product(name: "GRDBSQLite", package: "GRDB.swift")],
             swiftSettings: strict),
         .systemLibrary(
             name: "CSystemd",

@@ -14,6 +14,8 @@ public final class VigilStore: Sendable {
     public let instanceID: String
     /// Signal states and histories as last committed, so evaluation need not decode them at every file.
     let evaluationCache = EvaluationCache()
+    /// Checkpoints the WAL off the writing thread.
+    let checkpointer: BackgroundCheckpointer
 
     /// Opens (creating if needed) the database at `path` and migrates it to the current schema.
     public init(path: String) throws {
@@ -21,9 +23,12 @@ public final class VigilStore: Sendable {
         var configuration = Configuration()
         configuration.label = "vigil"
         configuration.busyMode = .timeout(5)
+        let checkpointer = BackgroundCheckpointer(path: path)
+        self.checkpointer = checkpointer
         configuration.prepareDatabase { db in
             // Durable across power loss, not only process crashes: a committed record is never lost.
             try db.execute(sql: "PRAGMA synchronous = FULL")
+            if !db.configuration.readonly { checkpointer.install(on: db) }
         }
         pool = try DatabasePool(path: path, configuration: configuration)
         try Self.migrator.migrate(pool)
