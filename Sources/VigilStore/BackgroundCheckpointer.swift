@@ -34,14 +34,22 @@ final class BackgroundCheckpointer: Sendable {
         self.path = path
     }
 
+    /// What the WAL hook holds: the connection may outlive the store's checkpointer (the order in
+    /// which the store's properties go is not fixed), so the hook reaches it weakly. One of these is
+    /// kept per writer connection opened, for the life of the process.
+    private final class HookContext: Sendable {
+        weak let checkpointer: BackgroundCheckpointer?
+        init(_ checkpointer: BackgroundCheckpointer) { self.checkpointer = checkpointer }
+    }
+
     /// Replaces the automatic checkpoint of `db` (the writer connection) with the WAL hook.
     func install(on db: Database) {
-        let context = Unmanaged.passUnretained(self).toOpaque()
+        let context = Unmanaged.passRetained(HookContext(self)).toOpaque()
         sqlite3_wal_hook(db.sqliteConnection, { context, connection, name, frames in
             if frames >= BackgroundCheckpointer.inlineFrames {
                 sqlite3_wal_checkpoint_v2(connection, name, SQLITE_CHECKPOINT_PASSIVE, nil, nil)
             } else if frames >= BackgroundCheckpointer.backgroundFrames, let context {
-                Unmanaged<BackgroundCheckpointer>.fromOpaque(context).takeUnretainedValue().request()
+                Unmanaged<HookContext>.fromOpaque(context).takeUnretainedValue().checkpointer?.request()
             }
             return SQLITE_OK
         }, context)
