@@ -297,21 +297,22 @@ public final class FileProcessor: Sendable {
         let (name, parsed, now, sha) = (file.name, file.parsed, file.now, file.sha)
         var applied: [Record] = []
         var unchanged = 0
-        var storing = StageTimer()
-        for located in parsed.records {
-            switch try tx.apply(located.record, fileSHA256: sha, at: now) {
-            case .new: applied.append(located.record)
-            case .unchanged: unchanged += 1
-            case .amended(let revision):
-                logger.notice("\(Self.printable(name)): record \(located.record.id) amended (revision \(revision))")
-                applied.append(located.record)
+        let retracted = try StageTimer.measure(&cost.store) {
+            for located in parsed.records {
+                switch try tx.apply(located.record, fileSHA256: sha, at: now) {
+                case .new: applied.append(located.record)
+                case .unchanged: unchanged += 1
+                case .amended(let revision):
+                    logger.notice("\(Self.printable(name)): record \(located.record.id) amended (revision \(revision))")
+                    applied.append(located.record)
+                }
             }
+            let retracted = try tx.retract(parsed.retractions, at: now)
+            for id in retracted {
+                logger.notice("\(Self.printable(name)): record \(id) withdrawn by its sender; kept for audit, no longer current")
+            }
+            return retracted
         }
-        let retracted = try tx.retract(parsed.retractions, at: now)
-        for id in retracted {
-            logger.notice("\(Self.printable(name)): record \(id) withdrawn by its sender; kept for audit, no longer current")
-        }
-        cost.store += storing.elapsed
         let evaluator = Evaluator(configuration: configuration, now: now)
         try StageTimer.measure(&cost.rules) {
             _ = try evaluator.evaluate(applied, in: tx)
@@ -320,16 +321,16 @@ public final class FileProcessor: Sendable {
                 try tx.record(evaluator.dataQualityAlert(fileName: name, triggerKey: sha, errors: parsed.errors, applied: applied.count))
             }
         }
-        storing = StageTimer()
-        defer { cost.store += storing.elapsed }
-        let usable = !parsed.records.isEmpty || !parsed.retractions.isEmpty || parsed.errors.isEmpty
-        let entry = FileLedgerEntry(
-            sha256: sha, name: name, receivedAt: now, outcome: usable ? .archived : .rejected,
-            applied: applied.count, rejected: parsed.errors.count, unchanged: unchanged,
-            destination: try destination(for: name, usable: usable, sha: sha, now: now, directories: configuration.directories, timeZone: configuration.trial.siteTimeZone),
-            errorsJSON: parsed.errors.isEmpty ? nil : Self.errorsJSON(file: name, errors: parsed.errors))
-        try tx.recordFile(entry)
-        return entry
+        return try StageTimer.measure(&cost.store) {
+            let usable = !parsed.records.isEmpty || !parsed.retractions.isEmpty || parsed.errors.isEmpty
+            let entry = FileLedgerEntry(
+                sha256: sha, name: name, receivedAt: now, outcome: usable ? .archived : .rejected,
+                applied: applied.count, rejected: parsed.errors.count, unchanged: unchanged,
+                destination: try destination(for: name, usable: usable, sha: sha, now: now, directories: configuration.directories, timeZone: configuration.trial.siteTimeZone),
+                errorsJSON: parsed.errors.isEmpty ? nil : Self.errorsJSON(file: name, errors: parsed.errors))
+            try tx.recordFile(entry)
+            return entry
+        }
     }
 
     /// After the commit (and the delivery of its alerts): moves the file where its ledger entry says,
@@ -539,7 +540,8 @@ public final class FileProcessor: Sendable {
         return (FileStamp(info), UInt64(info.st_ino))
     }
 
-    private static func readAll(_ fd: Int32, path: String, limit: Int) throws -> Data {
+    /// Reads `fd` to end of file, refusing more than `limit` bytes.
+    static func readAll(_ fd: Int32, path: String, limit: Int) throws -> Data {
         var data = Data()
         var buffer = [UInt8](repeating: 0, count: 65536)
         while true {

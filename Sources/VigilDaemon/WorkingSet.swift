@@ -39,21 +39,12 @@ public enum WorkingSet {
     }
 
     /// The whole of a /proc file. They report a size of 0, and Foundation's whole-file reads stop
-    /// after the first buffer of one, so this reads to end of file.
+    /// after the first buffer of one, so this reads to end of file (as inbox files are read).
     static func readProcFile(_ path: String) -> String? {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { return nil }
         defer { close(fd) }
-        var bytes: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if count < 0, errno == EINTR { continue }
-            guard count >= 0 else { return nil }
-            if count == 0 { break }
-            bytes.append(contentsOf: buffer[0..<count])
-        }
-        return String(decoding: bytes, as: UTF8.self)
+        return (try? FileProcessor.readAll(fd, path: path, limit: .max)).map { String(decoding: $0, as: UTF8.self) }
     }
 
     /// A mapping `trim` may unmap.

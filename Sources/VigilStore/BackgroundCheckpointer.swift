@@ -68,7 +68,7 @@ final class BackgroundCheckpointer: Sendable {
         }
     }
 
-    /// Waits for the checkpoints asked for so far (tests, and closing the store).
+    /// Waits for the checkpoints asked for so far (for tests).
     func drain() {
         queue.sync {}
     }
