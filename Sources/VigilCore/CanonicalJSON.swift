@@ -173,3 +173,24 @@ struct CanonicalJSONWriter {
         bytes.append(0x22)
     }
 }
+
+extension SignalState {
+    /// The state as sorted-key JSON, byte for byte what `JSONEncoder` writes with sorted keys,
+    /// unescaped slashes and `ISO8601Coding` dates. Every changed state is written at the end of
+    /// every transaction, and JSONEncoder's containers were a tenth of a backlog's writing thread.
+    public func canonicalJSON() -> [UInt8] {
+        var writer = CanonicalJSONWriter()
+        var fields = CanonicalJSONWriter.Fields()
+        fields.optional("alertID", alertID, &writer)
+        fields.optional("endedAlertID", endedAlertID, &writer)
+        if let endedAt { fields.date("endedAt", endedAt, &writer) }
+        fields.date("evidenceTime", evidenceTime, &writer)
+        fields.optional("peak", peak?.rawValue, &writer)
+        fields.string("rule", rule, &writer)
+        fields.optional("severity", severity?.rawValue, &writer)
+        if let since { fields.date("since", since, &writer) }
+        fields.string("subject", subject, &writer)
+        writer.raw("}")
+        return writer.bytes
+    }
+}

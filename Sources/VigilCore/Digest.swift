@@ -4,10 +4,24 @@ import Foundation
 /// SHA-256 helpers shared by the file ledger, record amendments and deterministic alert ids.
 public enum Digest {
     public static func sha256Hex(_ data: some DataProtocol) -> String {
-        SHA256.hash(data: data).map { byte in
-            let hex = String(byte, radix: 16)
-            return byte < 16 ? "0" + hex : hex
-        }.joined()
+        hex(SHA256.hash(data: data))
+    }
+
+    /// Lower-case hex of a digest, written straight into the string's storage: a string per byte
+    /// joined together was half the cost of hashing a record's payload.
+    static func hex(_ digest: SHA256.Digest) -> String {
+        let digits: StaticString = "0123456789abcdef"
+        return String(unsafeUninitializedCapacity: SHA256.byteCount * 2) { buffer in
+            digits.withUTF8Buffer { digits in
+                var index = 0
+                for byte in digest {
+                    buffer[index] = digits[Int(byte >> 4)]
+                    buffer[index + 1] = digits[Int(byte & 0x0F)]
+                    index += 2
+                }
+                return index
+            }
+        }
     }
 
     public static func sha256Hex(_ text: String) -> String { sha256Hex(Data(text.utf8)) }

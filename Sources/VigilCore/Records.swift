@@ -28,10 +28,36 @@ public enum ObservationValue: Sendable, Equatable, Codable, CustomStringConverti
         // unit in the last place of that text, far from any rounding boundary of the third decimal.
         // It costs a fraction of String(format:), which goes through NSString.
         let shortest = value.description
-        if let point = shortest.firstIndex(of: "."), !shortest.contains("e"), shortest.distance(from: point, to: shortest.endIndex) <= 4 {
+        let utf8 = shortest.utf8
+        if let point = utf8.firstIndex(of: UInt8(ascii: ".")), !utf8.contains(UInt8(ascii: "e")), utf8.distance(from: point, to: utf8.endIndex) <= 4 {
             return shortest
         }
-        var text = String(format: "%.3f", value)
+        return roundedToThousandths(value) ?? trimmed(String(format: "%.3f", value))
+    }
+
+    /// `value` to 3 decimals, trailing zeros cut, as "%.3f" would give it, from integer arithmetic;
+    /// nil when the value is too large or lies so near a rounding tie of the third decimal that only
+    /// printf's exact decimal expansion can decide.
+    static func roundedToThousandths(_ value: Double) -> String? {
+        let scaled = abs(value) * 1000
+        guard scaled.isFinite, scaled < 1e15, abs(scaled - scaled.rounded(.down) - 0.5) > 1e-6 else { return nil }
+        let thousandths = Int64(scaled.rounded())
+        var text = String(thousandths / 1000)
+        var fraction = thousandths % 1000
+        if fraction != 0 {
+            var digits = 3
+            while fraction % 10 == 0 {
+                fraction /= 10
+                digits -= 1
+            }
+            let decimals = String(fraction)
+            text += "." + String(repeating: "0", count: digits - decimals.count) + decimals
+        }
+        return value < 0 ? "-" + text : text  // printf keeps the sign of a value that rounds to 0: "-0"
+    }
+
+    private static func trimmed(_ printed: String) -> String {
+        var text = printed
         while text.hasSuffix("0") { text.removeLast() }
         if text.hasSuffix(".") { text.removeLast() }
         return text

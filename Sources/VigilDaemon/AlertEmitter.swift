@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import Logging
+import Synchronization
 import VigilCore
 import VigilStore
 import VigilSystemd
@@ -15,6 +16,9 @@ public final class AlertEmitter: Sendable {
     let state: DaemonState
     let logger: Logger
     let clock: @Sendable () -> Date
+    /// Set when a pass could not record its deliveries in the ledger: the next pass then checks the
+    /// journal before sending, as after a crash, so an entry already there is not sent twice.
+    let unrecordedDeliveries = Mutex(false)
 
     public init(store: VigilStore, journal: JournalWriter, outbox: Outbox, state: DaemonState, logger: Logger, clock: @escaping @Sendable () -> Date) {
         self.store = store
@@ -26,8 +30,10 @@ public final class AlertEmitter: Sendable {
     }
 
     /// Delivers every pending alert. `recovering` is true after a start-up, when an alert may have
-    /// reached journald just before the previous process died without the ledger knowing.
-    public func deliverPending(recovering: Bool = false) {
+    /// reached journald just before the previous process died without the ledger knowing; a pass
+    /// after one that could not record its deliveries checks the journal the same way.
+    public func deliverPending(recovering restarted: Bool = false) {
+        let recovering = restarted || unrecordedDeliveries.withLock { $0 }
         let pending: [StoredAlert]
         do {
             pending = try store.undeliveredAlerts()
@@ -37,16 +43,20 @@ public final class AlertEmitter: Sendable {
             return
         }
         let mail = AlertMail(configuration: state.configuration)
-        if recovering, !pending.isEmpty {
+        if restarted, !pending.isEmpty {
             logger.notice("recovery: \(pending.count) alert(s) not fully delivered before the last stop; finishing them")
         }
         if recovering, pending.contains(where: { $0.journalAt == nil }) { journalBarrier(pending: pending.count) }
         var journalFailed = false
         var outboxFailure: String?
         let silences = (try? store.activeSilences(at: clock())) ?? []
+        // What this pass delivered, recorded in the ledger together at its end.
+        var journalled: [String] = []
+        var mailed: [Alert] = []
+        var held: [(id: String, reason: String)] = []
         for item in pending {
             let alert = item.alert
-            let hold = alert.phase == .raised && item.outboxAt == nil ? mailHold(alert, silences: silences) : nil
+            let hold = alert.phase == .raised && item.outboxAt == nil ? mailHold(alert, silences: silences, mailedInThisPass: mailed) : nil
             if item.journalAt == nil, !journalFailed {
                 let alreadyThere = recovering
                     && JournalReader.contains([(field: "VIGIL_ALERT_ID", value: alert.id), (field: "VIGIL_INSTANCE", value: store.instanceID)]) == true
@@ -54,7 +64,7 @@ public final class AlertEmitter: Sendable {
                 var fields = alert.journalFields(timeZone: mail.timeZone, instance: store.instanceID)
                 if alert.phase == .raised { fields.append(("VIGIL_MAIL", hold ?? "sent")) }
                 if alreadyThere || journal.send(fields) {
-                    mark { try store.markJournalDelivered(alert.id, at: clock()) }
+                    journalled.append(alert.id)
                 } else {
                     // journald is down: keep the remaining entries queued in the ledger, in order.
                     journalFailed = true
@@ -62,17 +72,18 @@ public final class AlertEmitter: Sendable {
             }
             if let hold {
                 logger.notice("alert \(alert.id): no mail (\(hold)); the journal has it")
-                mark { try store.holdMail(alert.id, reason: hold, at: clock()) }
+                held.append((alert.id, hold))
             } else if alert.phase == .raised, item.outboxAt == nil {
                 do {
                     try outbox.deliver(alertID: alert.id, message: mail.render(alert))
-                    mark { try store.markOutboxDelivered(alert.id, at: clock()) }
+                    mailed.append(alert)
                 } catch {
                     outboxFailure = "\(error)"
                     logger.error("outbox write failed for alert \(alert.id): \(error)")
                 }
             }
         }
+        record(journalled: journalled, mailed: mailed, held: held)
         if !journalFailed { escalate(mail) }
         state.setDegraded("journal", journalFailed ? (journal.lastError ?? "journal unreachable") : nil)
         state.setDegraded("outbox", outboxFailure.map { "outbox write failed: \($0)" })
@@ -80,14 +91,16 @@ public final class AlertEmitter: Sendable {
 
     /// Why an alert's mail must be held: a matching maintenance silence, or the same rule and subject
     /// already mailed at this severity or higher within the repeat interval. Nil: send.
-    func mailHold(_ alert: Alert, silences: [Silence]) -> String? {
+    func mailHold(_ alert: Alert, silences: [Silence], mailedInThisPass: [Alert] = []) -> String? {
         if let silence = silences.first(where: { $0.matches(alert) }) {
             return "silenced by \(silence.id) until \(ISO8601DateFormatter().string(from: silence.endsAt)): \(silence.reason)"
         }
         // Halts and SUSAR deadlines are each a distinct regulatory event: always mailed.
         let interval = state.configuration.mail.repeatInterval
+        // The ledger knows the mails of earlier passes; those of this pass are recorded at its end.
         if interval > 0, alert.severity != .halt, alert.rule != "susar-clock",
-           (try? store.recentlyNotified(alert, within: interval, before: clock())) == true {
+           mailedInThisPass.contains(where: { $0.rule == alert.rule && $0.subject == alert.subject && $0.id != alert.id && $0.severity >= alert.severity })
+            || (try? store.recentlyNotified(alert, within: interval, before: clock())) == true {
             return "repeat interval: \(alert.rule) for \(alert.subject ?? "trial") already mailed within \(Int(interval / 60)) min"
         }
         return nil
@@ -137,7 +150,17 @@ public final class AlertEmitter: Sendable {
         logger.warning("journal recovery marker not visible after 5 s; checking pending alerts anyway")
     }
 
-    private func mark(_ body: () throws -> Void) {
-        do { try body() } catch { logger.error("cannot record a delivery in the alert ledger: \(error)") }
+    /// Records a pass's deliveries in one transaction. If that fails, the deliveries stay pending in the
+    /// ledger, and the next pass checks the journal first (`unrecordedDeliveries`); the outbox is keyed
+    /// by alert id, so neither destination gets an alert twice.
+    private func record(journalled: [String], mailed: [Alert], held: [(id: String, reason: String)]) {
+        guard !journalled.isEmpty || !mailed.isEmpty || !held.isEmpty else { return }
+        do {
+            try store.markDelivered(journal: journalled, outbox: mailed.map(\.id), held: held, at: clock())
+            unrecordedDeliveries.withLock { $0 = false }
+        } catch {
+            unrecordedDeliveries.withLock { $0 = true }
+            logger.error("cannot record \(journalled.count + mailed.count + held.count) delivery(ies) in the alert ledger: \(error); the next pass checks the journal before sending")
+        }
     }
 }

@@ -61,8 +61,11 @@ public final class FileProcessor: Sendable {
         let data: Data
         let sha: String
         let parsed: ParseResult
+        /// The stored form of each parsed record, in order (nil if one could not be made: `apply`
+        /// then makes them itself and reports the error).
+        let payloads: [StoredPayload]?
         let configuration: VigilConfiguration
-        /// What reading, hashing and parsing it took on the read-ahead thread.
+        /// What reading, hashing, parsing and making the payloads took on the read-ahead thread.
         let readCost: PipelineCost.Stage
     }
 
@@ -83,7 +86,11 @@ public final class FileProcessor: Sendable {
             else { return }
             let sha = Digest.sha256Hex(data)
             let parsed = parse(name: name, data: data, configuration: configuration)
-            let prepared = PreparedFile(inode: inode, stamp: stamp, data: data, sha: sha, parsed: parsed, configuration: configuration, readCost: timer.elapsed)
+            // The canonical JSON and hash of every record are made here too, off the writing thread,
+            // which is the backlog's bottleneck.
+            let payloads = try? parsed.records.map { try StoredPayload($0.record) }
+            let prepared = PreparedFile(inode: inode, stamp: stamp, data: data, sha: sha, parsed: parsed, payloads: payloads,
+                                        configuration: configuration, readCost: timer.elapsed)
             readAheadFiles.withLock { $0 = [name: prepared] }
         }
     }
@@ -132,6 +139,8 @@ public final class FileProcessor: Sendable {
         let info: stat
         let sha: String
         let parsed: ParseResult
+        /// Made by the read-ahead; nil when the file was read on the writing thread.
+        let payloads: [StoredPayload]?
         let now: Date
         let readCost: PipelineCost.Stage
     }
@@ -166,12 +175,14 @@ public final class FileProcessor: Sendable {
         let data: Data
         let sha: String
         var parsedAhead: ParseResult?
+        var payloads: [StoredPayload]?
         var readTimer: StageTimer?
         var readCost = PipelineCost.Stage()
         if let prepared = takeReadAhead(name: name, info: info, configuration: configuration) {
             data = prepared.data
             sha = prepared.sha
             parsedAhead = prepared.parsed
+            payloads = prepared.payloads
             readCost = prepared.readCost
         } else {
             readTimer = StageTimer()
@@ -204,7 +215,7 @@ public final class FileProcessor: Sendable {
 
         let parsedFirst = parsedAhead ?? parse(name: name, data: data, configuration: configuration)
         if let readTimer { readCost = readTimer.elapsed }
-        let first = ReadFile(name: name, path: path, info: info, sha: sha, parsed: parsedFirst, now: now, readCost: readCost)
+        let first = ReadFile(name: name, path: path, info: info, sha: sha, parsed: parsedFirst, payloads: payloads, now: now, readCost: readCost)
         for note in first.parsed.notes { logger.notice("\(Self.printable(name)): \(note)") }
 
         var batch = [first]
@@ -289,7 +300,8 @@ public final class FileProcessor: Sendable {
               let prepared = takeReadAhead(name: name, info: info, configuration: configuration),
               try tx.fileEntry(sha256: prepared.sha) == nil
         else { return nil }
-        return ReadFile(name: name, path: path, info: info, sha: prepared.sha, parsed: prepared.parsed, now: clock(), readCost: prepared.readCost)
+        return ReadFile(name: name, path: path, info: info, sha: prepared.sha, parsed: prepared.parsed, payloads: prepared.payloads, now: clock(),
+                        readCost: prepared.readCost)
     }
 
     /// Applies one file's records, evaluates them and writes its ledger entry, inside `tx`.
@@ -298,8 +310,9 @@ public final class FileProcessor: Sendable {
         var applied: [Record] = []
         var unchanged = 0
         let retracted = try StageTimer.measure(&cost.store) {
-            for located in parsed.records {
-                switch try tx.apply(located.record, fileSHA256: sha, at: now) {
+            for (index, located) in parsed.records.enumerated() {
+                let payload = try file.payloads?[index] ?? StoredPayload(located.record)
+                switch try tx.apply(located.record, payload: payload, fileSHA256: sha, at: now) {
                 case .new: applied.append(located.record)
                 case .unchanged: unchanged += 1
                 case .amended(let revision):

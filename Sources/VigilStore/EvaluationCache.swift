@@ -1,3 +1,4 @@
+import Foundation
 import GRDB
 import Synchronization
 import VigilCore
@@ -131,8 +132,12 @@ final class TransactionScope {
     func finish() throws {
         for key in unwrittenStates.sorted(by: { $0.lexicographicallyPrecedes($1) }) {
             guard let state = subjects[key[0]]?.states?[key[1]] else { continue }
-            try db.cachedStatement(sql: "INSERT OR REPLACE INTO signal_state (rule, subject, payload) VALUES (?, ?, ?)")
-                .execute(arguments: [state.rule, state.subject, try StoreTransaction.encoder.encode(state)])
+            // An upsert changes the row in place; REPLACE deleted it and inserted it again, in both indexes.
+            try db.cachedStatement(sql: """
+                INSERT INTO signal_state (rule, subject, payload) VALUES (?, ?, ?)
+                ON CONFLICT (rule, subject) DO UPDATE SET payload = excluded.payload
+                """)
+                .execute(arguments: [state.rule, state.subject, Data(state.canonicalJSON())])
         }
         unwrittenStates = []
         if insertedRecords > 0 {

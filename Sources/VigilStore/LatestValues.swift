@@ -23,6 +23,17 @@ struct LatestValues: Sendable, Equatable {
         var entries: [Entry]
         /// Rows older than the first entry may exist (never true with no entry: then the code has no row).
         var hasOlder: Bool
+
+        mutating func insert(_ entry: Entry) {
+            if let first = entries.first, entry.isBefore(first) {
+                // Older than the kept suffix: the suffix stays complete, and an older row now exists.
+                hasOlder = true
+            } else {
+                var index = entries.endIndex
+                while index > entries.startIndex, entry.isBefore(entries[index - 1]) { index -= 1 }
+                entries.insert(entry, at: index)
+            }
+        }
     }
 
     /// Entries kept per code between transactions. A transaction adds to its own copy without limit;
@@ -50,6 +61,7 @@ struct LatestValues: Sendable, Equatable {
     /// compares `time <= asOf`), or nil when some code's answer may lie before what is kept.
     func values(asOf: Double) -> [String: TimedValue]? {
         var result: [String: TimedValue] = [:]
+        result.reserveCapacity(codes.count)  // asked at every time point: no regrowth on the way
         for (code, kept) in codes {
             if let entry = kept.entries.last(where: { $0.time <= asOf }) {
                 result[code] = entry.value
@@ -62,16 +74,9 @@ struct LatestValues: Sendable, Equatable {
 
     /// A row just inserted for this subject. Codes evaluation does not read are not kept.
     mutating func insert(code: String, _ entry: Entry) {
-        guard var kept = codes[code] else { return }
-        if let first = kept.entries.first, entry.isBefore(first) {
-            // Older than the kept suffix: the suffix stays complete, and an older row now exists.
-            kept.hasOlder = true
-        } else {
-            var index = kept.entries.endIndex
-            while index > kept.entries.startIndex, entry.isBefore(kept.entries[index - 1]) { index -= 1 }
-            kept.entries.insert(entry, at: index)
-        }
-        codes[code] = kept
+        // Changed in place in the dictionary: a copy taken out and put back would share the entries'
+        // storage, so every insert would copy the whole array (quadratic in a large transaction).
+        codes[code]?.insert(entry)
     }
 
     /// Keeps the newest `keptPerCode` entries of each code; dropping older ones keeps the suffix complete.

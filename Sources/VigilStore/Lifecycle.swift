@@ -42,6 +42,27 @@ extension VigilStore {
         }
     }
 
+    /// What one delivery pass did, recorded in one transaction: the alerts written to the journal, those
+    /// written to the outbox, and those whose mail was held (with why). One commit for the pass, not
+    /// two per alert; an alert delivered but not yet marked when the process dies is found in the
+    /// journal and the outbox by the next start's recovery pass, as before.
+    public func markDelivered(journal: [String], outbox: [String], held: [(id: String, reason: String)], at time: Date) throws {
+        guard !journal.isEmpty || !outbox.isEmpty || !held.isEmpty else { return }
+        let seconds = time.timeIntervalSince1970
+        try pool.write { db in
+            for id in journal {
+                try db.cachedStatement(sql: "UPDATE alerts SET journal_at = ? WHERE id = ? AND journal_at IS NULL").execute(arguments: [seconds, id])
+            }
+            for id in outbox {
+                try db.cachedStatement(sql: "UPDATE alerts SET outbox_at = ? WHERE id = ? AND outbox_at IS NULL").execute(arguments: [seconds, id])
+            }
+            for (id, reason) in held {
+                try db.cachedStatement(sql: "UPDATE alerts SET mail_held = ?, outbox_at = ? WHERE id = ? AND outbox_at IS NULL")
+                    .execute(arguments: [reason, seconds, id])
+            }
+        }
+    }
+
     /// Records that no mail was sent for an alert, and why; the outbox step is then complete.
     public func holdMail(_ id: String, reason: String, at time: Date) throws {
         try pool.write { db in

@@ -2,6 +2,18 @@ import Foundation
 import GRDB
 import VigilCore
 
+/// A record as the store keeps it: its canonical JSON and that JSON's SHA-256, which tells an
+/// unchanged re-send from an amendment. Pure work on the record alone, so it can be made on any thread.
+public struct StoredPayload: Sendable {
+    public let json: Data
+    public let sha256: String
+
+    public init(_ record: VigilCore.Record) throws {
+        json = try Digest.canonicalJSON(record)
+        sha256 = Digest.sha256Hex(json)
+    }
+}
+
 /// What applying one record did.
 public enum RecordApplication: Sendable, Equatable {
     /// First time this record id was seen.
@@ -26,8 +38,12 @@ public struct StoreTransaction {
 
     /// Inserts a record, or recognises it as unchanged or as an amendment of the stored version.
     public func apply(_ record: VigilCore.Record, fileSHA256: String, at time: Date) throws -> RecordApplication {
-        let payload = try Digest.canonicalJSON(record)
-        let hash = Digest.sha256Hex(payload)
+        try apply(record, payload: StoredPayload(record), fileSHA256: fileSHA256, at: time)
+    }
+
+    /// `apply` with the record's payload already made (by the read-ahead thread, off the writer's).
+    public func apply(_ record: VigilCore.Record, payload stored: StoredPayload, fileSHA256: String, at time: Date) throws -> RecordApplication {
+        let (payload, hash) = (stored.json, stored.sha256)
         let columns = EvaluationColumns(record)
         // Insert first: a new id (nearly every record) then costs one lookup of the primary key, not two.
         try db.cachedStatement(sql: """

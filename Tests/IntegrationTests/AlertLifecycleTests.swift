@@ -82,6 +82,29 @@ final class AlertLifecycleTests: XCTestCase {
         XCTAssertEqual(harness.terminate().status, 0)
     }
 
+    /// A delivery pass records its deliveries in the ledger together at its end, so the repeat interval
+    /// must also count the mail sent earlier in the same pass: one file whose signal rises, ends and
+    /// rises again gets one mail, and the second raise is journal-only.
+    func testRepeatIntervalHoldsASecondRaiseDeliveredInTheSamePass() throws {
+        try harness.writeConfiguration(lactate: (2.0, 4.0), extra: "")
+        let config = try String(contentsOfFile: harness.configPath, encoding: .utf8)
+            .replacingOccurrences(of: "rules:\n", with: "rules:\n  hold_down_minutes: 0\n")
+        try config.write(toFile: harness.configPath, atomically: true, encoding: .utf8)
+        try harness.start()
+        try harness.drop("flap.ndjson", lactate("L-F1", "LYS-05-006", 2.5, minutes: 1) + lactate("L-F2", "LYS-05-006", 1.0, minutes: 2)
+            + lactate("L-F3", "LYS-05-006", 2.7, minutes: 3))
+        XCTAssertTrue(TestSupport.waitUntil(timeout: 10) { ((try? self.entries(rule: "lactate")) ?? []).filter { $0["VIGIL_PHASE"] as? String == "raised" }.count == 2 })
+        let raised = try entries(rule: "lactate").filter { $0["VIGIL_PHASE"] as? String == "raised" }
+        XCTAssertEqual(raised.map { $0["VIGIL_MAIL"] as? String ?? "" }.filter { $0 == "sent" }.count, 1, "\(raised)")
+        XCTAssertEqual(raised.filter { ($0["VIGIL_MAIL"] as? String ?? "").hasPrefix("repeat interval") }.count, 1, "\(raised)")
+        XCTAssertEqual(harness.files(in: harness.outboxNew).count, 1)
+        // Both raises and their deliveries are in the ledger: nothing is left queued for the journal.
+        let status = try harness.vigilctl(["status", "--json"])
+        let reply = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any])
+        XCTAssertEqual((reply["journal"] as? [String: Any])?["pending_entries"] as? Int, 0, status.stdout)
+        XCTAssertEqual(harness.terminate().status, 0)
+    }
+
     /// systemd-socket-activate owns the socket and passes it to vigild (sd_listen_fds), as vigil.socket does.
     func testSocketActivation() throws {
         let activated = "\(harness.directory)/activated.sock"

@@ -109,4 +109,33 @@ final class CanonicalJSONTests: XCTestCase {
             }
         }
     }
+
+    /// Signal states are written at the end of every transaction by the same writer; a state read
+    /// back must be the one written, as JSONEncoder's bytes would give it.
+    func testRandomSignalStatesMatchJSONEncoder() throws {
+        var rng = SplitMix64(seed: 0x51_6E41)
+        let alphabet: [Unicode.Scalar] = ["a", "Z", "0", "-", "/", "\"", "\\", "\n", "\u{1}", "é", "😀"]
+        func below(_ n: Int) -> Int { Int(rng.next() % UInt64(n)) }
+        func text() -> String {
+            var s = String.UnicodeScalarView()
+            for _ in 0..<below(10) { s.append(alphabet[below(alphabet.count)]) }
+            return String(s)
+        }
+        func maybe<T>(_ make: () -> T) -> T? { below(2) == 0 ? nil : make() }
+        func date() -> Date { Date(timeIntervalSince1970: Double(below(4_000_000_000)) - 1_000_000_000) }
+        func severity() -> Severity { Severity.allCases[below(Severity.allCases.count)] }
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = ISO8601Coding.decodingStrategy
+        for _ in 0..<5_000 {
+            let state = SignalState(rule: text(), subject: text(), severity: maybe(severity), since: maybe(date), evidenceTime: date(),
+                                    alertID: maybe(text), peak: maybe(severity), endedAt: maybe(date), endedAlertID: maybe(text))
+            let expected = try reference.encode(state)
+            let written = Data(state.canonicalJSON())
+            if written != expected {
+                XCTFail("differs for \(state):\nJSONEncoder \(String(decoding: expected, as: UTF8.self))\nwriter      \(String(decoding: written, as: UTF8.self))")
+                return
+            }
+            XCTAssertEqual(try decoder.decode(SignalState.self, from: written), state)
+        }
+    }
 }

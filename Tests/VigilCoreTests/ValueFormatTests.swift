@@ -21,6 +21,8 @@ final class ValueFormatTests: XCTestCase {
             let magnitude = Double.random(in: -4...7, using: &generator)
             values.append(pow(10, magnitude) * (Bool.random(using: &generator) ? 1 : -1))
             values.append((Double.random(in: 0...500, using: &generator) * 1000).rounded() / 1000)  // three decimals, as labs send
+            values.append(Double.random(in: -0.01...0.01, using: &generator))  // near zero, where printf keeps a "-0"
+            values.append((Double.random(in: 0...500, using: &generator) * 1000).rounded() / 1000 + 0.0005)  // on a tie of the third decimal
         }
         for value in values {
             XCTAssertEqual(ObservationValue.format(value), reference(value), "\(value)")
