@@ -89,6 +89,33 @@ final class PipelineTests: XCTestCase {
         XCTAssertEqual(try store.statistics().storedRecords, 1)
     }
 
+    /// A delivery pass records its deliveries in one ledger transaction. When that transaction fails
+    /// (a trigger makes the real SQLite refuse it), the alert stays pending in the ledger, and the next
+    /// pass finds it in the journal instead of sending it again: one journal entry, one mail.
+    func testDeliveriesTheLedgerCouldNotRecordAreNotSentTwice() throws {
+        let database = "\(configuration.directories.state)/vigil.sqlite"
+        func sqlite(_ sql: String) throws {
+            let result = try TestSupport.run("/usr/bin/sqlite3", ["-cmd", ".timeout 5000", database, sql])
+            XCTAssertEqual(result.status, 0, result.stderr)
+        }
+        try sqlite("CREATE TRIGGER refuse_delivery BEFORE UPDATE OF journal_at ON alerts BEGIN SELECT RAISE(ABORT, 'injected ledger failure'); END;")
+        XCTAssertEqual(drop("d.ndjson", lactate("LAB-D1", 4.8, subject: "LYS-02-009")), .archived(applied: 1, rejected: 0, unchanged: 0))
+        let pending = try store.undeliveredAlerts()
+        XCTAssertEqual(pending.map(\.alert.subject), ["LYS-02-009"], "sent, but the ledger could not say so")
+        XCTAssertTrue(logs.contains("cannot record 2 delivery(ies) in the alert ledger"))
+        let id = try XCTUnwrap(pending.first?.alert.id)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: "\(configuration.directories.outbox)/new/\(id).eml"))
+
+        try sqlite("DROP TRIGGER refuse_delivery;")
+        processor.emitter.deliverPending()
+        XCTAssertEqual(try store.undeliveredAlerts().count, 0)
+        XCTAssertTrue(logs.contains("alert \(id) was already in the journal; not sent again"))
+        // Alert ids do not depend on the trial: earlier runs of this test have the same id in the journal.
+        let entries = try TestSupport.journalEntries(matching: "VIGIL_ALERT_ID=\(id)").filter { $0["VIGIL_TRIAL"] as? String == configuration.trial.id }
+        XCTAssertEqual(entries.filter { $0["VIGIL_PHASE"] as? String == "raised" }.count, 1, "one journal entry")
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: "\(configuration.directories.outbox)/new").filter { $0.hasSuffix(".eml") }, ["\(id).eml"])
+    }
+
     /// A backlog's next file is read and parsed while the current one is applied. The read-ahead is
     /// used only for the file as it was read: a file rewritten after it is read again.
     func testReadAheadIsUsedOnlyForTheFileAsItWasRead() throws {
