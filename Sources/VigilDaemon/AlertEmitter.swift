@@ -19,6 +19,9 @@ public final class AlertEmitter: Sendable {
     /// Set when a pass could not record its deliveries in the ledger: the next pass then checks the
     /// journal before sending, as after a crash, so an entry already there is not sent twice.
     let unrecordedDeliveries = Mutex(false)
+    /// Delivery passes run here, one at a time, whichever thread asks for them: two passes at once
+    /// could both find the same alert pending and send it twice.
+    let deliveryQueue = DispatchQueue(label: "vigil.delivery")
 
     public init(store: VigilStore, journal: JournalWriter, outbox: Outbox, state: DaemonState, logger: Logger, clock: @escaping @Sendable () -> Date) {
         self.store = store
@@ -33,6 +36,10 @@ public final class AlertEmitter: Sendable {
     /// reached journald just before the previous process died without the ledger knowing; a pass
     /// after one that could not record its deliveries checks the journal the same way.
     public func deliverPending(recovering restarted: Bool = false) {
+        deliveryQueue.sync { deliveryPass(recovering: restarted) }
+    }
+
+    private func deliveryPass(recovering restarted: Bool) {
         let recovering = restarted || unrecordedDeliveries.withLock { $0 }
         let pending: [StoredAlert]
         do {

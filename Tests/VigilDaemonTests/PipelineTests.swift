@@ -116,6 +116,25 @@ final class PipelineTests: XCTestCase {
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: "\(configuration.directories.outbox)/new").filter { $0.hasSuffix(".eml") }, ["\(id).eml"])
     }
 
+    /// Delivery passes run one at a time, whichever thread asks for them: passes asked for from many
+    /// threads at once send a pending alert once to the journal and once to the outbox.
+    func testDeliveryPassesAskedForAtOnceDeliverEachAlertOnce() throws {
+        let alert = Alert(rule: "lactate", severity: .critical, subject: "LYS-02-010", trial: configuration.trial.id,
+                          triggerKey: "concurrent|\(UUID().uuidString)", records: ["LAB-C1"], value: "5.1 mmol/L", title: "lactate 5.1",
+                          reason: "test", action: "none", evidence: [], raisedAt: Date())
+        try store.transaction { tx in _ = try tx.record(alert) }
+        let emitter = processor.emitter
+        DispatchQueue.concurrentPerform(iterations: 16) { _ in emitter.deliverPending() }
+        XCTAssertEqual(try store.undeliveredAlerts().count, 0)
+        XCTAssertEqual(try mails(), ["\(alert.id).eml"])
+        func entries() -> Int {
+            ((try? TestSupport.journalEntries(matching: "VIGIL_ALERT_ID=\(alert.id)")) ?? []).filter { $0["VIGIL_TRIAL"] as? String == configuration.trial.id }.count
+        }
+        XCTAssertTrue(TestSupport.waitUntil(timeout: 5) { entries() >= 1 })
+        usleep(300_000)  // a second entry, if one had been sent, has reached the journal by now
+        XCTAssertEqual(entries(), 1)
+    }
+
     /// A backlog's next file is read and parsed while the current one is applied. The read-ahead is
     /// used only for the file as it was read: a file rewritten after it is read again.
     func testReadAheadIsUsedOnlyForTheFileAsItWasRead() throws {
