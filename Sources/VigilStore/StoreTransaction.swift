@@ -46,15 +46,22 @@ public struct StoreTransaction {
         let (payload, hash) = (stored.json, stored.sha256)
         let columns = EvaluationColumns(record)
         // Insert first: a new id (nearly every record) then costs one lookup of the primary key, not two.
-        try db.cachedStatement(sql: """
-            INSERT INTO records (id, type, subject, time, code, value, value_kind, value_text, low, high, content_hash, payload,
-                                 file_sha256, applied_at, revision)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)
-            ON CONFLICT (id) DO NOTHING
-            """).execute(arguments: [
-                record.id, record.typeName, record.subject, record.time?.timeIntervalSince1970, columns.code, columns.value,
-                columns.kind, columns.text, columns.low, columns.high, hash, payload, fileSHA256, time.timeIntervalSince1970,
-            ])
+        let insert = try RawStatement(db, sql: Self.insertRecordSQL)
+        insert.bind(1, record.id)
+        insert.bind(2, record.typeName)
+        insert.bind(3, record.subject)
+        insert.bind(4, record.time?.timeIntervalSince1970)
+        insert.bind(5, columns.code)
+        insert.bind(6, columns.value)
+        insert.bind(7, columns.kind)
+        insert.bind(8, columns.text)
+        insert.bind(9, columns.low)
+        insert.bind(10, columns.high)
+        insert.bind(11, hash)
+        insert.bind(12, payload)
+        insert.bind(13, fileSHA256)
+        insert.bind(14, time.timeIntervalSince1970)
+        try insert.run()
         if db.changesCount > 0 {
             scope.insertedRecords += 1
             if case .observation(let o) = record {
@@ -89,6 +96,13 @@ public struct StoreTransaction {
         try scope.historiesChanged()
         return .amended(revision: revision)
     }
+
+    static let insertRecordSQL = """
+        INSERT INTO records (id, type, subject, time, code, value, value_kind, value_text, low, high, content_hash, payload,
+                             file_sha256, applied_at, revision)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)
+        ON CONFLICT (id) DO NOTHING
+        """
 
     /// The parts of an observation evaluation reads, stored beside the payload (store v8).
     struct EvaluationColumns {
