@@ -88,8 +88,17 @@ public struct ClinicalSignals: Sendable {
             + result.missing.map { Evidence(label: "missing", value: $0, time: nil, record: nil) }
     }
 
+    /// The distinct records behind a score, sorted (a handful: sorting and dropping repeats costs
+    /// less than a set).
     func records(_ result: ScoreResult) -> [String] {
-        Array(Set(result.components.compactMap(\.record))).sorted()
+        var ids = result.components.compactMap(\.record)
+        ids.sort()
+        var previous: String?
+        ids.removeAll { id in
+            defer { previous = id }
+            return id == previous
+        }
+        return ids
     }
 
     func newestTime(_ result: ScoreResult, _ s: SubjectSnapshot) -> Date {

@@ -50,7 +50,9 @@ public enum SCORTEN {
 
     // Enrolment facts come from free-text forms; an unrecognised answer is unknown, never "no".
     static func flag(_ text: String) -> Bool? {
-        switch text.trimmingCharacters(in: .whitespaces).lowercased() {
+        // Asked at every evaluation: an answer that is plain ASCII without spaces skips Foundation's trim.
+        let plain = text.utf8.allSatisfy { $0 > 0x20 && $0 < 0x7F }
+        return switch (plain ? text : text.trimmingCharacters(in: .whitespaces)).lowercased() {
         case "true", "yes", "1": true
         case "false", "no", "0": false
         default: nil

@@ -133,11 +133,14 @@ final class TransactionScope {
         for key in unwrittenStates.sorted(by: { $0.lexicographicallyPrecedes($1) }) {
             guard let state = subjects[key[0]]?.states?[key[1]] else { continue }
             // An upsert changes the row in place; REPLACE deleted it and inserted it again, in both indexes.
-            try db.cachedStatement(sql: """
+            let upsert = try RawStatement(db, sql: """
                 INSERT INTO signal_state (rule, subject, payload) VALUES (?, ?, ?)
                 ON CONFLICT (rule, subject) DO UPDATE SET payload = excluded.payload
                 """)
-                .execute(arguments: [state.rule, state.subject, Data(state.canonicalJSON())])
+            upsert.bind(1, state.rule)
+            upsert.bind(2, state.subject)
+            upsert.bind(3, Data(state.canonicalJSON()))
+            try upsert.run()
         }
         unwrittenStates = []
         if insertedRecords > 0 {
