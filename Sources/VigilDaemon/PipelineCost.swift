@@ -18,7 +18,8 @@ public struct PipelineCost: Codable, Sendable, Equatable {
 
     /// Records in the files whose stages are counted.
     public var records = 0
-    /// Reading a file, its SHA-256 and parsing it (mostly on the read-ahead thread).
+    /// Reading a file, its SHA-256 and parsing it (mostly on the read-ahead thread, which also makes
+    /// each record's stored form: its canonical JSON and that JSON's SHA-256).
     public var read = Stage()
     /// Applying the records to the store: inserts, amendments, withdrawals, the file ledger entry.
     public var store = Stage()
