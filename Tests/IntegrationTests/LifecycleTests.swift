@@ -143,7 +143,8 @@ extension LifecycleTests {
 
         try harness.drop("labs.ndjson", #"{"type":"observation","id":"LAB-T-1","subject":"LYS-01-001","time":"2026-11-23T06:40:00+01:00","code":"lactate","value":4.5,"unit":"mmol/L"}"# + "\n")
         XCTAssertTrue(TestSupport.waitUntil(timeout: 10) { self.harness.files(in: self.harness.outboxNew).count == 1 }, "stderr:\n\(harness.stderr)")
-        XCTAssertTrue(harness.archivedFiles().contains { $0.hasSuffix("/labs.ndjson") })
+        // The file is moved after its alerts are delivered: its mail can be seen a moment before.
+        XCTAssertTrue(TestSupport.waitUntil(timeout: 10) { self.harness.archivedFiles().contains { $0.hasSuffix("/labs.ndjson") } })
         var entries: [[String: Any]] = []
         TestSupport.waitUntil(timeout: 10) {
             entries = (try? self.harness.journalEntries()) ?? []
