@@ -98,7 +98,7 @@ public final class AlertEmitter: Sendable {
 
     /// Why an alert's mail must be held: a matching maintenance silence, or the same rule and subject
     /// already mailed at this severity or higher within the repeat interval. Nil: send.
-    func mailHold(_ alert: Alert, silences: [Silence], mailedInThisPass: [Alert] = []) -> String? {
+    func mailHold(_ alert: Alert, silences: [Silence], mailedInThisPass: [Alert]) -> String? {
         if let silence = silences.first(where: { $0.matches(alert) }) {
             return "silenced by \(silence.id) until \(ISO8601DateFormatter().string(from: silence.endsAt)): \(silence.reason)"
         }

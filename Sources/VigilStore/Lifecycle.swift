@@ -63,14 +63,6 @@ extension VigilStore {
         }
     }
 
-    /// Records that no mail was sent for an alert, and why; the outbox step is then complete.
-    public func holdMail(_ id: String, reason: String, at time: Date) throws {
-        try pool.write { db in
-            try db.execute(sql: "UPDATE alerts SET mail_held = ?, outbox_at = ? WHERE id = ? AND outbox_at IS NULL",
-                           arguments: [reason, time.timeIntervalSince1970, id])
-        }
-    }
-
     /// Whether mail already went out, within `interval` before `time`, for the same rule and subject at
     /// this severity or higher (Alertmanager's repeat_interval).
     public func recentlyNotified(_ alert: Alert, within interval: TimeInterval, before time: Date) throws -> Bool {

@@ -201,18 +201,6 @@ public final class VigilStore: Sendable {
         }
     }
 
-    public func markJournalDelivered(_ id: String, at time: Date) throws {
-        try pool.write { db in
-            try db.execute(sql: "UPDATE alerts SET journal_at = ? WHERE id = ? AND journal_at IS NULL", arguments: [time.timeIntervalSince1970, id])
-        }
-    }
-
-    public func markOutboxDelivered(_ id: String, at time: Date) throws {
-        try pool.write { db in
-            try db.execute(sql: "UPDATE alerts SET outbox_at = ? WHERE id = ? AND outbox_at IS NULL", arguments: [time.timeIntervalSince1970, id])
-        }
-    }
-
     /// Raised alerts, newest first; `openOnly` keeps those neither acknowledged nor resolved.
     public func alerts(openOnly: Bool, limit: Int) throws -> [StoredAlert] {
         try pool.read { db in

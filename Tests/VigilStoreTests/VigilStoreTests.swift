@@ -51,9 +51,9 @@ final class VigilStoreTests: StoreTestCase {
         XCTAssertTrue(try store.transaction { tx in try tx.record(a) })
         XCTAssertFalse(try store.transaction { tx in try tx.record(a) }, "same deterministic id: not inserted again")
         XCTAssertEqual(try store.undeliveredAlerts().map(\.alert.id), [a.id])
-        try store.markJournalDelivered(a.id, at: t0)
+        try store.markDelivered(journal: [a.id], outbox: [], held: [], at: t0)
         XCTAssertEqual(try store.undeliveredAlerts().map(\.alert.id), [a.id], "still waiting for the outbox")
-        try store.markOutboxDelivered(a.id, at: t0)
+        try store.markDelivered(journal: [], outbox: [a.id], held: [], at: t0)
         XCTAssertEqual(try store.undeliveredAlerts().count, 0)
         XCTAssertEqual(try store.statistics().openAlerts, [.critical: 1])
         XCTAssertEqual(try store.alerts(openOnly: true, limit: 10).first?.alert, a)
@@ -70,9 +70,7 @@ final class VigilStoreTests: StoreTestCase {
         }
         XCTAssertEqual(try store.statistics().openAlerts, [:])
         XCTAssertNotNil(try store.alerts(openOnly: false, limit: 10).first?.resolvedAt)
-        try store.markJournalDelivered(opened.id, at: t0)
-        try store.markOutboxDelivered(opened.id, at: t0)
-        try store.markJournalDelivered(resolved.id, at: t0)
+        try store.markDelivered(journal: [opened.id, resolved.id], outbox: [opened.id], held: [], at: t0)
         XCTAssertEqual(try store.undeliveredAlerts().count, 0, "a resolved entry is journal-only")
     }
 
