@@ -31,6 +31,10 @@ struct RawStatement {
         sqlite3_bind_double(handle, index, number)
     }
 
+    func bind(_ index: Int32, _ integer: Int64) {
+        sqlite3_bind_int64(handle, index, integer)
+    }
+
     func bind(_ index: Int32, _ data: Data) {
         _ = data.withUnsafeBytes { bytes in
             // A zero-length blob must still be a blob, not NULL: SQLite takes any non-null pointer.

@@ -67,6 +67,12 @@ public struct StoreTransaction {
             if case .observation(let o) = record {
                 // The time as a read of the row gives it back (seconds since 1970), to the last bit.
                 let time = o.time.timeIntervalSince1970
+                let newest = try RawStatement(db, sql: Self.upsertNewestSQL)
+                newest.bind(1, o.subject)
+                newest.bind(2, o.code)
+                newest.bind(3, time)
+                newest.bind(4, db.lastInsertedRowID)
+                try newest.run()
                 try scope.observationInserted(subject: o.subject, code: o.code, LatestValues.Entry(
                     time: time, row: db.lastInsertedRowID,
                     value: TimedValue(value: o.value, time: Date(timeIntervalSince1970: time), record: o.id, low: o.low, high: o.high)))
@@ -76,7 +82,7 @@ public struct StoreTransaction {
             return .new
         }
         guard let existing = try Row.fetchOne(
-            db.cachedStatement(sql: "SELECT content_hash, payload, revision FROM records WHERE id = ?"), arguments: [record.id])
+            db.cachedStatement(sql: "SELECT content_hash, payload, revision, type, subject, code FROM records WHERE id = ?"), arguments: [record.id])
         else { throw StoreInconsistency(detail: "record \(record.id) was neither inserted nor found") }
         let previousHash: String = existing["content_hash"]
         if previousHash == hash { return .unchanged }
@@ -92,6 +98,13 @@ public struct StoreTransaction {
                 record.typeName, record.subject, record.time?.timeIntervalSince1970, columns.code, columns.value, columns.kind,
                 columns.text, columns.low, columns.high, hash, payload, fileSHA256, time.timeIntervalSince1970, revision, record.id,
             ])
+        // The newest row of the code the record left and of the one it joined (often the same).
+        if existing["type"] as String == "observation", let code = existing["code"] as String? {
+            try SubjectQueries.refreshNewest(db, subject: existing["subject"], code: code)
+        }
+        if case .observation(let o) = record {
+            try SubjectQueries.refreshNewest(db, subject: o.subject, code: o.code, earliest: o.time.timeIntervalSince1970)
+        }
         // An amendment may change the record's type or subject: any subject's history may have changed.
         try scope.historiesChanged()
         return .amended(revision: revision)
@@ -102,6 +115,16 @@ public struct StoreTransaction {
                              file_sha256, applied_at, revision)
         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)
         ON CONFLICT (id) DO NOTHING
+        """
+
+    /// A new observation becomes its code's newest row unless a later one is there (an equal time:
+    /// the new row, the last applied, wins); `first_time` goes back to it when it is older.
+    static let upsertNewestSQL = """
+        INSERT INTO newest_observations (subject, code, time, row, first_time) VALUES (?1, ?2, ?3, ?4, ?3)
+        ON CONFLICT (subject, code) DO UPDATE SET
+            row = CASE WHEN excluded.time >= time THEN excluded.row ELSE row END,
+            time = MAX(time, excluded.time),
+            first_time = MIN(first_time, excluded.time)
         """
 
     /// The parts of an observation evaluation reads, stored beside the payload (store v8).
@@ -136,8 +159,16 @@ public struct StoreTransaction {
     public func retract(_ ids: [String], at time: Date) throws -> [String] {
         var retracted: [String] = []
         for id in ids {
-            try db.execute(sql: "UPDATE records SET retracted_at = ? WHERE id = ? AND retracted_at IS NULL", arguments: [time.timeIntervalSince1970, id])
-            if db.changesCount > 0 { retracted.append(id) }
+            guard let row = try Row.fetchOne(db.cachedStatement(sql: """
+                UPDATE records SET retracted_at = ? WHERE id = ? AND retracted_at IS NULL RETURNING rowid, type, subject, code
+                """), arguments: [time.timeIntervalSince1970, id]) else { continue }
+            retracted.append(id)
+            // Only the withdrawal of a code's newest row changes what newest_observations holds.
+            if row["type"] as String == "observation", let code = row["code"] as String?,
+               try Int64.fetchOne(db.cachedStatement(sql: "SELECT row FROM newest_observations WHERE subject = ? AND code = ?"),
+                                  arguments: [row["subject"] as String, code]) == row["rowid"] as Int64 {
+                try SubjectQueries.refreshNewest(db, subject: row["subject"], code: code)
+            }
         }
         if !retracted.isEmpty { try scope.historiesChanged() }
         return retracted

@@ -28,18 +28,24 @@ enum SubjectQueries {
         return SubjectInputs(latest: try latest(db, subject: subject, asOf: asOf), adverseEvents: history.adverseEvents, events: history.events)
     }
 
-    /// One statement asking for the newest row of every code: a UNION ALL of one indexed lookup per
-    /// code (records_by_subject_code_time, newest first), so the cost of an evaluation does not grow with
-    /// the subject's history, and SQLite and GRDB are entered once per evaluation, not once per code.
-    /// Among equal times the last applied wins.
-    static let newestPerCodeSQL = observationCodes.map { code in
+    static let observationCodeSet = Set(observationCodes)
+
+    /// Each code's newest row for one subject (store v10 keeps them in newest_observations), with
+    /// the columns evaluation reads and the code's `first_time`.
+    static let newestSQL = """
+        SELECT n.code, r.id, r.time, r.value, r.value_kind, r.value_text, r.low, r.high, r.rowid, n.first_time
+        FROM newest_observations n JOIN records r ON r.rowid = n.row
+        WHERE n.subject = ?
         """
-        SELECT * FROM (SELECT code, id, time, value, value_kind, value_text, low, high, rowid AS row
-            FROM records INDEXED BY records_by_subject_code_time
-            WHERE subject = :subject AND code = '\(code)' AND type = 'observation' AND retracted_at IS NULL AND time <= :asOf
-            ORDER BY time DESC, rowid DESC LIMIT 1)
+
+    /// A subject's current observations at or before a moment, newest first (time, then the last
+    /// applied): the walk back for codes whose newest row is later than the moment.
+    static let walkBackSQL = """
+        SELECT code, id, time, value, value_kind, value_text, low, high, rowid
+        FROM records INDEXED BY records_by_subject_time
+        WHERE subject = ? AND time <= ? AND type = 'observation' AND retracted_at IS NULL
+        ORDER BY time DESC, rowid DESC
         """
-    }.joined(separator: "\nUNION ALL\n")
 
     /// Newest non-withdrawn value of each code at or before `asOf`. The value comes from the v8
     /// columns; a row applied before v8 has none and its payload is decoded instead.
@@ -48,13 +54,17 @@ enum SubjectQueries {
     }
 
     /// The newest row of each code at or before `asOf` (seconds since 1970), with its time and rowid
-    /// as stored: what `LatestValues` keeps.
+    /// as stored: what `LatestValues` keeps. A code whose newest row is at or before the moment is
+    /// answered by newest_observations alone (evaluation nearly always asks about the present); for
+    /// the others the subject's rows are walked back from the moment, and the walk ends when each has
+    /// been found or the rows are older than every such code's `first_time`.
     static func newestRows(_ db: Database, subject: String, asOf: Double) throws -> [String: LatestValues.Entry] {
         var latest: [String: LatestValues.Entry] = [:]
         var legacyRows: [(row: Int64, time: Double)] = []
-        let rows = try Row.fetchCursor(db.cachedStatement(sql: newestPerCodeSQL), arguments: ["subject": subject, "asOf": asOf])
-        while let row = try rows.next() {
-            // Columns by position (the order of the SELECT above): no name lookup per value.
+        /// Codes with a row after the moment and perhaps one at or before it, with their `first_time`.
+        var pending: [String: Double] = [:]
+        func take(_ row: Row) {
+            // Columns by position (the order of both SELECTs above): no name lookup per value.
             let value: ObservationValue?
             switch row[4] as String? {
             case "number": value = (row[3] as Double?).map(ObservationValue.number)
@@ -71,6 +81,26 @@ enum SubjectQueries {
                 legacyRows.append((rowid, row[2] as Double? ?? 0))
             }
         }
+        let newest = try Row.fetchCursor(db.cachedStatement(sql: newestSQL), arguments: [subject])
+        while let row = try newest.next() {
+            let code: String = row[0]
+            guard observationCodeSet.contains(code) else { continue }
+            let time: Double = row[2]
+            if time <= asOf {
+                take(row)
+            } else {
+                let firstTime: Double = row[9]
+                if firstTime <= asOf { pending[code] = firstTime }
+            }
+        }
+        if let oldestFirst = pending.values.min() {
+            let rows = try Row.fetchCursor(db.cachedStatement(sql: walkBackSQL), arguments: [subject, asOf])
+            while !pending.isEmpty, let row = try rows.next() {
+                let time: Double = row[2]
+                if time < oldestFirst { break }
+                if pending.removeValue(forKey: row[0]) != nil { take(row) }
+            }
+        }
         for (rowid, time) in legacyRows {
             guard let data = try Data.fetchOne(db.cachedStatement(sql: "SELECT payload FROM records WHERE rowid = ?"), arguments: [rowid]),
                   case .observation(let o) = try decoder.decode(Record.self, from: data) else { continue }
@@ -79,12 +109,33 @@ enum SubjectQueries {
         return latest
     }
 
+    /// Keeps a subject's newest row of `code` in newest_observations after a row of that code was
+    /// amended or withdrawn (rare: a walk back through the subject's rows, not a lookup). `earliest`
+    /// is the time of a row just amended into the code, which may be older than `first_time`.
+    static func refreshNewest(_ db: Database, subject: String, code: String, earliest: Double? = nil) throws {
+        let newest = try Row.fetchOne(db.cachedStatement(sql: """
+            SELECT rowid, time FROM records INDEXED BY records_by_subject_time
+            WHERE subject = ? AND code = ? AND type = 'observation' AND retracted_at IS NULL
+            ORDER BY time DESC, rowid DESC LIMIT 1
+            """), arguments: [subject, code])
+        guard let newest, let time = newest[1] as Double? else {
+            try db.execute(sql: "DELETE FROM newest_observations WHERE subject = ? AND code = ?", arguments: [subject, code])
+            return
+        }
+        let first = min(time, earliest ?? time)
+        try db.execute(sql: """
+            INSERT INTO newest_observations (subject, code, time, row, first_time) VALUES (?, ?, ?, ?, ?)
+            ON CONFLICT (subject, code) DO UPDATE SET time = excluded.time, row = excluded.row, first_time = MIN(first_time, excluded.first_time)
+            """, arguments: [subject, code, time, newest[0] as Int64, first])
+    }
+
     /// A subject's adverse events and events, oldest first (all of them: they do not depend on the moment).
     static func history(_ db: Database, subject: String) throws -> SubjectHistory {
         var adverseEvents: [AdverseEvent] = []
         var events: [ClinicalEvent] = []
         for data in try Data.fetchAll(db.cachedStatement(sql: """
-            SELECT payload FROM records WHERE subject = ? AND code IS NULL AND type IN ('adverse_event', 'event') AND retracted_at IS NULL ORDER BY time, rowid
+            SELECT payload FROM records INDEXED BY records_history_by_subject
+            WHERE subject = ? AND code IS NULL AND type IN ('adverse_event', 'event') AND retracted_at IS NULL ORDER BY time, rowid
             """), arguments: [subject])
         {
             switch try decoder.decode(Record.self, from: data) {

@@ -176,6 +176,38 @@ public final class VigilStore: Sendable {
                 INSERT OR REPLACE INTO meta (key, value) SELECT 'stored_records', COUNT(*) FROM records;
                 """)
         }
+        migrator.registerMigration("v10-newest-observations") { db in
+            // The index by (subject, code, time) put each new row at one of subjects × codes places:
+            // with 200 subjects a 2,000-record transaction dirtied a leaf page per record, so that
+            // index alone wrote about 4 KiB per record to the WAL once the store outgrew a few
+            // thousand rows, and the cost per record rose with history. Rows now go in by (subject,
+            // time), one place per subject; the newest row of each code, what evaluation reads, is
+            // kept in newest_observations (a row per subject and code, written in place), and
+            // `first_time` (never later than the code's oldest current row) bounds the walk back
+            // through a subject's rows for a moment before the newest. Adverse events and events,
+            // read per subject, have a partial index of their own.
+            try db.execute(sql: """
+                CREATE TABLE newest_observations (
+                    subject TEXT NOT NULL,
+                    code TEXT NOT NULL,
+                    time REAL NOT NULL,             -- of the newest non-withdrawn row (ties: the last applied)
+                    row INTEGER NOT NULL,           -- its rowid in records
+                    first_time REAL NOT NULL,       -- at or before the oldest non-withdrawn row of the code
+                    PRIMARY KEY (subject, code)
+                ) WITHOUT ROWID;
+                INSERT INTO newest_observations (subject, code, time, row, first_time)
+                    SELECT subject, code, time, row, first_time FROM (
+                        SELECT subject, code, time, rowid AS row,
+                               MIN(time) OVER (PARTITION BY subject, code) AS first_time,
+                               ROW_NUMBER() OVER (PARTITION BY subject, code ORDER BY time DESC, rowid DESC) AS rank
+                        FROM records
+                        WHERE type = 'observation' AND code IS NOT NULL AND time IS NOT NULL AND retracted_at IS NULL)
+                    WHERE rank = 1;
+                DROP INDEX records_by_subject_code_time;
+                CREATE INDEX records_by_subject_time ON records(subject, time);
+                CREATE INDEX records_history_by_subject ON records(subject, time) WHERE code IS NULL;
+                """)
+        }
         return migrator
     }
 

@@ -29,6 +29,41 @@ final class LatestValuesTests: StoreTestCase {
         try store.pool.read { db in try SubjectQueries.latest(db, subject: subject, asOf: asOf) }
     }
 
+    /// The answer worked out from every row of the subject (no index, no newest_observations):
+    /// the oracle for the store's own answer.
+    func everyRow(_ db: Database, subject: String, asOf: Date) throws -> [String: LatestValues.Entry] {
+        var best: [String: LatestValues.Entry] = [:]
+        for row in try Row.fetchAll(db, sql: """
+            SELECT rowid, time, payload FROM records NOT INDEXED WHERE subject = ? AND type = 'observation' AND retracted_at IS NULL
+            """, arguments: [subject])
+        {
+            guard case .observation(let o) = try StoreTransaction.decoder.decode(VigilCore.Record.self, from: row["payload"] as Data) else { continue }
+            let time: Double = row["time"]
+            let entry = LatestValues.Entry(time: time, row: row["rowid"], value: TimedValue(
+                value: o.value, time: Date(timeIntervalSince1970: time), record: o.id, low: o.low, high: o.high))
+            guard time <= asOf.timeIntervalSince1970, SubjectQueries.observationCodeSet.contains(o.code) else { continue }
+            if let kept = best[o.code], !kept.isBefore(entry) { continue }
+            best[o.code] = entry
+        }
+        return best
+    }
+
+    /// newest_observations holds, for each subject and code with a current row, the newest such row
+    /// and a `first_time` no later than the oldest, and nothing for a code without one.
+    func assertNewestTableAgrees(_ db: Database, subjects: [String], _ context: String) throws {
+        for subject in subjects {
+            let expected = try everyRow(db, subject: subject, asOf: .distantFuture)
+            let kept = try Row.fetchAll(db, sql: "SELECT code, row, first_time FROM newest_observations WHERE subject = ?", arguments: [subject])
+            XCTAssertEqual(Dictionary(uniqueKeysWithValues: kept.map { ($0["code"] as String, $0["row"] as Int64) }), expected.mapValues(\.row), context)
+            for row in kept {
+                let oldest = try Double.fetchOne(db, sql: """
+                    SELECT MIN(time) FROM records NOT INDEXED WHERE subject = ? AND code = ? AND type = 'observation' AND retracted_at IS NULL
+                    """, arguments: [subject, row["code"] as String])
+                XCTAssertLessThanOrEqual(row["first_time"] as Double, oldest ?? -.infinity, "\(context): first_time of \(row["code"] as String)")
+            }
+        }
+    }
+
     func testNewestValuesFromMemoryEqualTheStoresOverRandomHistories() throws {
         for seed in UInt64(1)...6 {
             try FileManager.default.createDirectory(atPath: "\(directory)/\(seed)", withIntermediateDirectories: true)
@@ -64,11 +99,14 @@ final class LatestValuesTests: StoreTestCase {
                             let inMemory = try tx.latestValues(subject: subject, asOf: asOf)
                             let direct = try SubjectQueries.latest(tx.db, subject: subject, asOf: asOf)
                             XCTAssertEqual(inMemory, direct, "seed \(seed), batch \(batch), inside the transaction")
+                            XCTAssertEqual(direct, try everyRow(tx.db, subject: subject, asOf: asOf).mapValues(\.value),
+                                           "seed \(seed), batch \(batch): the store's answer against every row")
                             compared += 1
                         }
                         if rollback { throw Rollback() }
                     }
                 } catch is Rollback {}
+                try store.pool.read { db in try assertNewestTableAgrees(db, subjects: subjects, "seed \(seed), batch \(batch)") }
                 // After the commit (or the rollback), a new transaction answers from the cache.
                 for subject in subjects {
                     let asOf = t0.addingTimeInterval(Double(batch * 60 + Int.random(in: -600...60, using: &random)) * 60)
@@ -99,6 +137,56 @@ final class LatestValuesTests: StoreTestCase {
             XCTAssertEqual(cached["lactate"]?.record, "l\(index)")
         }
         XCTAssertEqual(try store.transaction { tx in try tx.latestValues(subject: subjects[0], asOf: t0.addingTimeInterval(-60)) }, [:])
+    }
+
+    /// A store made before v10 gets newest_observations from the rows it holds: the newest current
+    /// row of each code (among equal times the last applied), withdrawn rows left out.
+    func testUpgradeFillsTheNewestRowOfEachCode() throws {
+        let path = "\(directory)/old.sqlite"
+        let old = try DatabaseQueue(path: path)
+        try VigilStore.migrator.migrate(old, upTo: "v9-status-indexes")
+        let rows: [(id: String, subject: String, code: String, minutes: Int, retracted: Bool)] = [
+            ("a", subjects[0], "lactate", 0, false), ("b", subjects[0], "lactate", 60, false), ("c", subjects[0], "lactate", 60, false),
+            ("d", subjects[0], "lactate", 120, true), ("e", subjects[0], "heart_rate", 30, false), ("f", subjects[1], "lactate", 10, false),
+            ("g", subjects[1], "oxygen", 5, true),
+        ]
+        try old.write { db in
+            for row in rows {
+                let record = observation(row.id, subject: row.subject, code: row.code, minutes: row.minutes, value: 10)
+                let columns = StoreTransaction.EvaluationColumns(record)
+                try db.execute(sql: """
+                    INSERT INTO records (id, type, subject, time, code, value, value_kind, value_text, low, high, content_hash, payload,
+                                         revision, file_sha256, applied_at, retracted_at)
+                    VALUES (?, 'observation', ?, ?, ?, ?, ?, ?, ?, ?, 'h', ?, 1, 'f', 0, ?)
+                    """, arguments: [row.id, row.subject, record.time!.timeIntervalSince1970, row.code, columns.value, columns.kind, columns.text,
+                                     columns.low, columns.high, try Digest.canonicalJSON(record), row.retracted ? 0.0 : nil])
+            }
+        }
+        try old.close()
+        let store = try VigilStore(path: path)
+        try store.pool.read { db in
+            try assertNewestTableAgrees(db, subjects: subjects, "after the upgrade")
+            XCTAssertEqual(try SubjectQueries.latest(db, subject: subjects[0], asOf: .distantFuture)["lactate"]?.record, "c")
+            XCTAssertEqual(try SubjectQueries.latest(db, subject: subjects[0], asOf: t0.addingTimeInterval(59 * 60))["lactate"]?.record, "a")
+            XCTAssertNil(try SubjectQueries.latest(db, subject: subjects[1], asOf: .distantFuture)["oxygen"])
+            XCTAssertEqual(try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM newest_observations"), 3)
+        }
+    }
+
+    /// The reads that replaced the (subject, code, time) index walk an index in its own order: no
+    /// sort of a subject's rows, no scan of the table.
+    func testSubjectReadsWalkTheirIndexesWithoutSorting() throws {
+        let store = try VigilStore(path: "\(directory)/vigil.sqlite")
+        let plans = try store.pool.read { db in
+            try [
+                SubjectQueries.walkBackSQL.replacingOccurrences(of: "?", with: "1"),
+                "SELECT payload FROM records INDEXED BY records_history_by_subject WHERE subject = 'S' AND code IS NULL AND type IN ('adverse_event', 'event') AND retracted_at IS NULL ORDER BY time, rowid",
+                SubjectQueries.newestSQL.replacingOccurrences(of: "?", with: "'S'"),
+            ].map { sql in try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN " + sql).map { $0["detail"] as String }.joined(separator: "; ") }
+        }
+        XCTAssertTrue(plans[0].contains("records_by_subject_time") && !plans[0].contains("TEMP B-TREE"), plans[0])
+        XCTAssertTrue(plans[1].contains("records_history_by_subject") && !plans[1].contains("TEMP B-TREE"), plans[1])
+        XCTAssertTrue(plans[2].contains("SEARCH n USING PRIMARY KEY (subject=?)") && plans[2].contains("SEARCH r USING INTEGER PRIMARY KEY"), plans[2])
     }
 
     func testSuffixKeepsItsOrderAndKnowsWhenOlderRowsExist() {
