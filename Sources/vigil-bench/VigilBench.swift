@@ -57,6 +57,9 @@ struct VigilBench: ParsableCommand {
     @Option(help: "Records in the warm-up batch (100-record files) that both sides of that figure process on a freshly started vigild before the probe batch, so both are measured at steady state.")
     var warmupRecords = 2_000
 
+    @Option(help: "Rounds of the cost-vs-history figure: each runs the small store's probe batch (from the same saved state) and then the next probe batch of the full store, so that both sides of a round meet the same host speed; the figure is the median round.")
+    var historyRounds = 3
+
     @Option(help: "Records per file when filling the store.")
     var fillFileRecords = 5_000
 
@@ -137,6 +140,8 @@ struct Bench {
     let phases: Set<String>
     var report: BenchReport
     var probeIndex = 0
+    /// The small side of the cost-vs-history figure, saved after its preload (see `smallRound`).
+    var smallHistory: SmallHistory?
     let began = monotonic()
     var running: [DaemonProcess] = []
 
@@ -552,8 +557,17 @@ struct Bench {
             // SQLite's page cache and the evaluation cache.
             let warmup = try generate(&site, records: o.warmupRecords, perFile: 100, prefix: "w", staging: "\(staging)/warmup-large")
             report.historyLargeWarmup = try runBatch(label: "warm-up batch (large history)", daemon: daemon, root: root, staging: "\(staging)/warmup-large", files: warmup.files)
-            let probe = try generate(&site, records: o.probeRecords, perFile: 100, prefix: "p", staging: "\(staging)/probe-large")
-            report.historyLarge = try runBatch(label: "probe batch (large history)", daemon: daemon, root: root, staging: "\(staging)/probe-large", files: probe.files)
+            // Rounds, each a small-store batch then a full-store batch minutes apart at most: this
+            // host's speed drifts by a third within the hour, which one pair of batches taken a
+            // minute apart cannot tell from a cost of history.
+            for round in 0..<max(1, o.historyRounds) {
+                let small = smallHistory == nil ? nil : try smallRound(round + 1)
+                let prefix = round == 0 ? "p" : "p\(round)"
+                let probe = try generate(&site, records: o.probeRecords, perFile: 100, prefix: prefix, staging: "\(staging)/probe-large-\(round)")
+                let large = try runBatch(label: "probe batch (large history, round \(round + 1))", daemon: daemon, root: root,
+                                         staging: "\(staging)/probe-large-\(round)", files: probe.files)
+                report.historyRounds.append(HistoryRound(smallWarmup: small?.warmup, small: small?.probe, large: large))
+            }
             report.latencyStored = try runLatency(label: "latency (full store)", daemon: daemon, root: root, count: probes)
             memory.storedWorkingHwmKib = daemon.memory()?.hwm
         }
@@ -591,7 +605,9 @@ struct Bench {
     }
 
     /// The small-history side of the cost-vs-history figure: a separate store filled with
-    /// --small-history records (in --fill-file-records files), then the same-shaped probe batch.
+    /// --small-history records (in --fill-file-records files), saved with its warm-up and probe
+    /// files so that every round starts from the same state. Without the full store's phases, one
+    /// round runs at once.
     mutating func historySmallPhase() throws {
         let root = "\(scratch)/small"
         let config = try writeConfig(root: root)
@@ -603,13 +619,31 @@ struct Bench {
         let (loader, _) = try startDaemon(root: root, config: config)
         _ = try runBatch(label: "small-history preload", daemon: loader, root: root, staging: "\(staging)/fill", files: preload.files)
         loader.stop()
-        // The same path as the large side: a restarted daemon, a warm-up batch, then the probe batch.
-        let (daemon, _) = try startDaemon(root: root, config: config)
-        report.historySmallWarmup = try runBatch(label: "warm-up batch (small history)", daemon: daemon, root: root, staging: "\(staging)/warmup", files: warmup.files)
-        report.historySmall = try runBatch(label: "probe batch (small history)", daemon: daemon, root: root, staging: "\(staging)/probe", files: probe.files)
-        daemon.stop()
-        try? FileManager.default.removeItem(atPath: root)
-        try? FileManager.default.removeItem(atPath: staging)
+        let saved = "\(scratch)/small-saved"
+        try? FileManager.default.removeItem(atPath: saved)
+        try makeDirectory(saved)
+        try FileManager.default.copyItem(atPath: root, toPath: "\(saved)/root")
+        try FileManager.default.copyItem(atPath: staging, toPath: "\(saved)/staging")
+        smallHistory = SmallHistory(root: root, config: config, staging: staging, saved: saved, warmup: warmup.files, probe: probe.files)
+        if !(phases.contains("stored") && storedTarget > 0) {
+            let small = try smallRound(1)
+            report.historyRounds.append(HistoryRound(smallWarmup: small.warmup, small: small.probe, large: nil))
+        }
+    }
+
+    /// One round of the small side, as the large side runs it: the saved store, a restarted daemon,
+    /// the warm-up batch, then the probe batch.
+    mutating func smallRound(_ round: Int) throws -> (warmup: BatchResult, probe: BatchResult) {
+        guard let small = smallHistory else { throw BenchError("no small-history store was prepared") }
+        for (live, copy) in [(small.root, "\(small.saved)/root"), (small.staging, "\(small.saved)/staging")] {
+            try? FileManager.default.removeItem(atPath: live)
+            try FileManager.default.copyItem(atPath: copy, toPath: live)
+        }
+        let (daemon, _) = try startDaemon(root: small.root, config: small.config)
+        defer { daemon.stop() }
+        let warmup = try runBatch(label: "warm-up batch (small history, round \(round))", daemon: daemon, root: small.root, staging: "\(small.staging)/warmup", files: small.warmup)
+        let probe = try runBatch(label: "probe batch (small history, round \(round))", daemon: daemon, root: small.root, staging: "\(small.staging)/probe", files: small.probe)
+        return (warmup, probe)
     }
 
     func loadAverage() -> String {
@@ -641,4 +675,15 @@ struct Bench {
         defer { close(fd) }
         return write(fd, "3\n", 2) == 2
     }
+}
+
+/// The small side of the cost-vs-history figure: where it lives, and the copy of its store (after
+/// the preload) and of its staged files that each round starts from.
+struct SmallHistory {
+    let root: String
+    let config: String
+    let staging: String
+    let saved: String
+    let warmup: [(name: String, records: Int, bytes: Int)]
+    let probe: [(name: String, records: Int, bytes: Int)]
 }
