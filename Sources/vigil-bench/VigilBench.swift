@@ -58,7 +58,7 @@ struct VigilBench: ParsableCommand {
     var warmupRecords = 2_000
 
     @Option(help: "Rounds of the cost-vs-history figure: each runs the small store's probe batch (from the same saved state) and then the next probe batch of the full store, so that both sides of a round meet the same host speed; the figure is the median round.")
-    var historyRounds = 3
+    var historyRounds = 5
 
     @Option(help: "Records per file when filling the store.")
     var fillFileRecords = 5_000
