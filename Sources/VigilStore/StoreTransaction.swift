@@ -80,7 +80,7 @@ public struct StoreTransaction {
                     if db.changesCount > 0 { break }
                 }
                 try scope.observationInserted(subject: o.subject, code: o.code, LatestValues.Entry(
-                    time: time, row: db.lastInsertedRowID,
+                    time: time, row: row,
                     value: TimedValue(value: o.value, time: Date(timeIntervalSince1970: time), record: o.id, low: o.low, high: o.high)))
             } else {
                 try scope.historyChanged(subject: record.subject)
