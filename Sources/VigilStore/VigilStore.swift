@@ -26,11 +26,15 @@ public final class VigilStore: Sendable {
         let checkpointer = BackgroundCheckpointer(path: path)
         self.checkpointer = checkpointer
         configuration.prepareDatabase { db in
-            // Durable across power loss, not only process crashes: a committed record is never lost.
-            try db.execute(sql: "PRAGMA synchronous = FULL")
             if !db.configuration.readonly { checkpointer.install(on: db) }
         }
         pool = try DatabasePool(path: path, configuration: configuration)
+        // Durable across power loss, not only process crashes: a commit returns only once its WAL
+        // frames are synced, so a record in the ledger, and an inbox file archived after its commit,
+        // are never lost. Set here, not in `prepareDatabase`: the pool switches its writer to WAL after
+        // that hook has run and sets `synchronous = NORMAL` with it (GRDB's `setUpWALMode`), under
+        // which a commit is not synced until the next checkpoint.
+        try pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
         try Self.migrator.migrate(pool)
         instanceID = try pool.write { db in
             if let existing = try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'instance_id'") { return existing }

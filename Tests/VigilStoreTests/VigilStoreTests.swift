@@ -95,4 +95,19 @@ final class VigilStoreTests: StoreTestCase {
         let journalMode = try reopened.pool.read { db in try String.fetchOne(db, sql: "PRAGMA journal_mode") }
         XCTAssertEqual(journalMode, "wal")
     }
+
+    /// Every commit is synced (`synchronous = FULL`, 2) on the connection that writes, after a
+    /// reopen too. GRDB's pool sets NORMAL (1) when it switches to WAL, after the configuration's
+    /// `prepareDatabase` has run; under NORMAL a power cut can take back a committed transaction whose
+    /// inbox files were already archived and whose alerts were already mailed.
+    func testEveryCommitIsSyncedToDisk() throws {
+        let path = "\(directory)/v.sqlite"
+        for _ in 0..<2 {
+            let store = try VigilStore(path: path)
+            let level = try store.pool.writeWithoutTransaction { db in try Int.fetchOne(db, sql: "PRAGMA synchronous") }
+            XCTAssertEqual(level, 2, "PRAGMA synchronous on the writer connection (0 OFF, 1 NORMAL, 2 FULL, 3 EXTRA)")
+            let inTransaction = try store.transaction { tx in try Int.fetchOne(tx.db, sql: "PRAGMA synchronous") }
+            XCTAssertEqual(inTransaction, 2, "in the store's write transactions")
+        }
+    }
 }
