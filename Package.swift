@@ -67,7 +67,7 @@ let package = Package(
             swiftSettings: strict),
         .executableTarget(
             name: "vigil-bench",
-            dependencies: ["vigild", "vigilctl", "VigilCore", "VigilSystemd", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["vigild", "vigilctl", "VigilConfig", "VigilCore", "VigilDaemon", "VigilSystemd", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: strict),
         .target(name: "VigilTestSupport", dependencies: ["VigilSystemd"], path: "Tests/VigilTestSupport", swiftSettings: strict),
         .testTarget(name: "VigilCoreTests", dependencies: ["VigilCore"], swiftSettings: strict),

@@ -19,12 +19,17 @@ public final class FileProcessor: Sendable {
     let clock: @Sendable () -> Date
     /// Directories already reported, so a stray folder in the inbox is logged once, not every rescan.
     let reportedDirectories = Mutex<Set<String>>([])
-    /// Reads and parses the next file of a backlog while the current one is applied (`readAhead`).
-    let readAheadQueue = DispatchQueue(label: "vigil.read-ahead")
-    /// At most one file read ahead, by name, until `process` takes it.
-    let readAheadFiles = Mutex<[String: PreparedFile]>([:])
-    /// Files whose read-ahead `process` used (for tests and the benchmark's reading of them).
+    /// Reads and parses a backlog's next files while the current ones are applied, committed and
+    /// delivered.
+    let readAhead: ReadAhead<PreparedFile>
+    /// Files whose read-ahead `process` used (for tests).
     let readAheadUsed = Mutex(0)
+    /// How far reading goes ahead of applying. 64 files (the group commit's) keep reading busy
+    /// through a commit and its delivery pass in a backlog of small files (a transaction of 6,000
+    /// records takes as long as reading some 20–30 files of 100 records here); 512 KiB keeps a
+    /// backlog of large files to one file ahead, as before, so the memory it holds stays that of
+    /// about one transaction.
+    static let readAheadWindow = ReadAhead<PreparedFile>.Window(files: 64, bytes: 512 * 1024)
 
     public init(store: VigilStore, emitter: AlertEmitter, state: DaemonState, logger: Logger, clock: @escaping @Sendable () -> Date) {
         self.store = store
@@ -32,6 +37,7 @@ public final class FileProcessor: Sendable {
         self.state = state
         self.logger = logger
         self.clock = clock
+        readAhead = ReadAhead(window: Self.readAheadWindow) { name in Self.prepare(name: name, configuration: state.configuration) }
     }
 
     /// What became of a file, for logs and tests.
@@ -69,38 +75,38 @@ public final class FileProcessor: Sendable {
         let readCost: PipelineCost.Stage
     }
 
-    /// Reads and parses `name` on another thread, so that a backlog's next file is ready when the
-    /// current one has committed: applying a file is single-threaded, and parsing is a fifth of the
-    /// work. Nothing is written or moved. `process` uses the result only if the file still has the
-    /// inode, size and modification time the read saw, under the same configuration; otherwise it
-    /// reads the file again, as without read-ahead.
-    func readAhead(name: String) {
-        guard !Self.isTemporaryName(name), !name.contains("/") else { return }
-        let configuration = state.configuration
-        readAheadQueue.async { [self] in
-            let timer = StageTimer()
-            let path = "\(configuration.directories.inbox)/\(name)"
-            var info = stat()
-            guard lstat(path, &info) == 0, info.st_mode & S_IFMT == S_IFREG, Int(info.st_size) <= configuration.limits.maxFileBytes,
-                  let (data, stamp, inode) = try? Self.readStamped(path: path, limit: configuration.limits.maxFileBytes)
-            else { return }
-            let sha = Digest.sha256Hex(data)
-            let parsed = parse(name: name, data: data, configuration: configuration)
-            // The canonical JSON and hash of every record are made here too, off the writing thread,
-            // which is the backlog's bottleneck.
-            let payloads = try? parsed.records.map { try StoredPayload($0.record) }
-            let prepared = PreparedFile(inode: inode, stamp: stamp, data: data, sha: sha, parsed: parsed, payloads: payloads,
-                                        configuration: configuration, readCost: timer.elapsed)
-            readAheadFiles.withLock { $0 = [name: prepared] }
-        }
+    /// Reads and parses `name` for the read-ahead, off the writing thread (the backlog's bottleneck):
+    /// applying files is single-threaded, and reading them is about a third of the work. Nothing is
+    /// written or moved. Nil when it is not a regular file within the size limit, or unreadable: it is
+    /// then read on the writing thread, which reports why.
+    static func prepare(name: String, configuration: VigilConfiguration) -> PreparedFile? {
+        guard !isTemporaryName(name), !name.contains("/") else { return nil }
+        let timer = StageTimer()
+        let path = "\(configuration.directories.inbox)/\(name)"
+        var info = stat()
+        guard lstat(path, &info) == 0, info.st_mode & S_IFMT == S_IFREG, Int(info.st_size) <= configuration.limits.maxFileBytes,
+              let (data, stamp, inode) = try? readStamped(path: path, limit: configuration.limits.maxFileBytes)
+        else { return nil }
+        let sha = Digest.sha256Hex(data)
+        let parsed = parse(name: name, data: data, configuration: configuration)
+        // The canonical JSON and hash of every record are made here too.
+        let payloads = try? parsed.records.map { try StoredPayload($0.record) }
+        return PreparedFile(inode: inode, stamp: stamp, data: data, sha: sha, parsed: parsed, payloads: payloads,
+                            configuration: configuration, readCost: timer.elapsed)
+    }
+
+    /// Reads ahead the files due next (`upcoming`), as far as the window goes.
+    func readAhead(_ upcoming: UpcomingFiles?) {
+        let names = upcoming?.ahead(Self.readAheadWindow.files) ?? []
+        readAhead.request(names.filter { !Self.isTemporaryName($0) && !$0.contains("/") }, in: state.configuration.directories.inbox)
     }
 
     /// The read-ahead of `name` if it was made of the file as it is now (`info`) and under
-    /// `configuration`; a read-ahead of it still running is waited for (it was started while the
-    /// previous file was applied, so it is usually done).
+    /// `configuration`; a read of it still running or queued is waited for (it was requested while
+    /// earlier files were applied, so it is usually done). Otherwise the file is read again, as
+    /// without read-ahead.
     func takeReadAhead(name: String, info: stat, configuration: VigilConfiguration) -> PreparedFile? {
-        readAheadQueue.sync {}
-        guard let prepared = readAheadFiles.withLock({ $0.removeValue(forKey: name) }),
+        guard let prepared = readAhead.take(name),
               prepared.inode == UInt64(info.st_ino), prepared.stamp == FileStamp(info), prepared.configuration == configuration
         else { return nil }
         readAheadUsed.withLock { $0 += 1 }
@@ -125,11 +131,11 @@ public final class FileProcessor: Sendable {
         return processFiles(first: name, upcoming: upcoming, maxFiles: 1).first?.outcome ?? .ignored
     }
 
-    /// Processes `name` and, in the same transaction, the files due after it (`upcoming`) whose read
-    /// ahead is ready by the time the one before them is applied (group commit). Each file is applied,
-    /// evaluated and put in the file ledger exactly as it would be alone, in order, so alerts are the
-    /// same; the ledger entries of all of them commit together, then alerts are delivered and each file
-    /// is moved. After a crash each file is found in the ledger and finished, as a single file is.
+    /// Processes `name` and, in the same transaction, the files due after it (`upcoming`) that were
+    /// read ahead (group commit). Each file is applied, evaluated and put in the file ledger exactly
+    /// as it would be alone, in order, so alerts are the same; the ledger entries of all of them
+    /// commit together, then alerts are delivered and each file is moved. After a crash each file is
+    /// found in the ledger and finished, as a single file is.
     @discardableResult
     public func process(name: String, upcoming: UpcomingFiles) -> [(name: String, outcome: Outcome)] {
         processFiles(first: name, upcoming: upcoming, maxFiles: Self.groupCommitFiles)
@@ -203,7 +209,7 @@ public final class FileProcessor: Sendable {
             }
             sha = Digest.sha256Hex(data)
         }
-        if let next = upcoming?.peek() { readAhead(name: next) }
+        readAhead(upcoming)
 
         do {
             if let entry = try store.fileEntry(sha256: sha) {
@@ -217,7 +223,7 @@ public final class FileProcessor: Sendable {
             return [(name, failed(name, error))]
         }
 
-        let parsedFirst = parsedAhead ?? parse(name: name, data: data, configuration: configuration)
+        let parsedFirst = parsedAhead ?? Self.parse(name: name, data: data, configuration: configuration)
         if let readTimer { readCost = readTimer.elapsed }
         let first = ReadFile(name: name, path: path, info: info, sha: sha, parsed: parsedFirst, payloads: payloads, now: now, readCost: readCost)
         for note in first.parsed.notes { logger.notice("\(Self.printable(name)): \(note)") }
@@ -233,7 +239,7 @@ public final class FileProcessor: Sendable {
                 while entries.count < maxFiles, records < Self.groupCommitRecords, let upcoming, let candidate = upcoming.peek(),
                       let file = try batchCandidate(candidate, configuration: configuration, in: tx) {
                     upcoming.take(candidate)
-                    if let after = upcoming.peek() { readAhead(name: after) }
+                    readAhead(upcoming)
                     for note in file.parsed.notes { logger.notice("\(Self.printable(file.name)): \(note)") }
                     batch.append(file)
                     entries.append(try apply(file, configuration: configuration, in: tx, cost: &cost))
@@ -379,7 +385,7 @@ public final class FileProcessor: Sendable {
         return .archived(applied: entry.applied, rejected: entry.rejected, unchanged: entry.unchanged)
     }
 
-    func parse(name: String, data: Data, configuration: VigilConfiguration) -> ParseResult {
+    static func parse(name: String, data: Data, configuration: VigilConfiguration) -> ParseResult {
         let ext = (name as NSString).pathExtension.lowercased()
         let options: IngestOptions
         do {
@@ -599,10 +605,13 @@ public final class UpcomingFiles {
     let peek: () -> String?
     /// `name`, just returned by `peek`, is taken into the batch in hand.
     let take: (String) -> Void
+    /// The next files, at most this many, in order, without taking them (what to read ahead).
+    let ahead: (Int) -> [String]
 
-    public init(peek: @escaping () -> String?, take: @escaping (String) -> Void) {
+    public init(peek: @escaping () -> String?, take: @escaping (String) -> Void, ahead: @escaping (Int) -> [String]) {
         self.peek = peek
         self.take = take
+        self.ahead = ahead
     }
 
     /// The files of a fixed list, in order; `next()` takes them one at a time, and a batch takes
@@ -612,7 +621,8 @@ public final class UpcomingFiles {
         let position = Position()
         return UpcomingFiles(
             peek: { going() && position.index < names.count ? names[position.index] : nil },
-            take: { name in if position.index < names.count, names[position.index] == name { position.index += 1 } })
+            take: { name in if position.index < names.count, names[position.index] == name { position.index += 1 } },
+            ahead: { count in going() ? Array(names[position.index..<min(names.count, position.index + count)]) : [] })
     }
 
     /// Takes the next file.

@@ -83,7 +83,8 @@ public final class InboxWatcher: Sendable {
         takeFile(name)
         return UpcomingFiles(
             peek: { [self] in going() ? announcedFiles.withLock { $0.first } : nil },
-            take: { [self] taken in announcedFiles.withLock { names in if names.first == taken { names.removeFirst() } } })
+            take: { [self] taken in announcedFiles.withLock { names in if names.first == taken { names.removeFirst() } } },
+            ahead: { [self] count in going() ? announcedFiles.withLock { Array($0.prefix(count)) } : [] })
     }
 
     /// Stops the watcher thread and ends the event stream.

@@ -142,6 +142,8 @@ struct BenchReport: Codable {
     var options: [String: String]
     var notes: [String] = []
     var ioFloor: IOFloor.Result?
+    /// The read-ahead's work on the backlog's files, in this process.
+    var parse: ParseCost.Result?
     var startupEmptyMilliseconds: Double?
     var backlog: BatchResult?
     var latencyLight: LatencyResult?
@@ -272,6 +274,15 @@ struct BenchReport: Codable {
         if let f = ioFloor {
             lines.append(row(["I/O floor (read+fsync+rename+dir fsync)", "\(Self.n(f.filesPerSecond)) files/s", "\(f.files) files; median of " + f.runsFilesPerSecond.map { String(format: "%.0f", $0) }.joined(separator: ", ")], w))
             lines.append(row(["  … plus one 256 B append+fdatasync", "\(Self.n(f.withCommitFilesPerSecond)) files/s", "informational; " + f.withCommitRunsFilesPerSecond.map { String(format: "%.0f", $0) }.joined(separator: ", ")], w))
+        }
+        if let p = parse {
+            func line(_ title: String, _ f: ParseCost.Format) {
+                lines.append(row([title, String(format: "%.1f µs/record CPU", f.totalMicrosecondsPerRecord),
+                                  String(format: "sha256 %.1f, parse %.1f, stored form %.1f; %d records, %d files", f.sha256MicrosecondsPerRecord,
+                                         f.parseMicrosecondsPerRecord, f.storedFormMicrosecondsPerRecord, f.records, f.files)], w))
+            }
+            line("read-ahead work, in process (median of \(p.passes))", p.all)
+            for (ext, f) in p.formats.sorted(by: { $0.key < $1.key }) { line("  … .\(ext)", f) }
         }
         if let s = startupEmptyMilliseconds { lines.append(row(["start-up to READY=1, empty store", String(format: "%.0f ms", s), "first start (creates the DB)"], w)) }
         func batch(_ title: String, _ b: BatchResult) {

@@ -69,7 +69,7 @@ struct VigilBench: ParsableCommand {
     @Flag(help: "Skip the cold-cache start-up (it drops the machine's page cache, as root).")
     var noColdStart = false
 
-    @Option(help: "Only these phases (comma-separated): history, floor, backlog, latency, idle-latency, fill, startup, stored.")
+    @Option(help: "Only these phases (comma-separated): history, parse, floor, backlog, latency, idle-latency, fill, startup, stored.")
     var only: String?
 
     @Option(help: "Command prefix for vigild, e.g. \"valgrind --tool=callgrind --callgrind-out-file=/tmp/cg.out\".")
@@ -153,7 +153,7 @@ struct Bench {
         probes = options.probes ?? (options.quick ? 50 : 200)
         idleProbes = options.idleProbes ?? (options.quick ? 2 : 6)
         startups = max(1, options.startups ?? (options.quick ? 3 : 5))
-        let all: Set<String> = ["history", "floor", "backlog", "latency", "idle-latency", "fill", "startup", "stored"]
+        let all: Set<String> = ["history", "parse", "floor", "backlog", "latency", "idle-latency", "fill", "startup", "stored"]
         phases = options.only.map { Set($0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }) } ?? all
         guard phases.isSubset(of: all) else { throw ValidationError("--only takes phases among \(all.sorted().joined(separator: ", "))") }
 
@@ -444,8 +444,15 @@ struct Bench {
         let staging = "\(scratch)/staging"
         progress("generating the backlog: \(backlogRecords) records, \(perFile) per file, \(o.subjects) subjects")
         let genStart = monotonic()
-        let backlog = try generate(&site, records: backlogRecords, perFile: perFile, prefix: "b", staging: "\(staging)/backlog", keep: phases.contains("floor"))
+        let backlog = try generate(&site, records: backlogRecords, perFile: perFile, prefix: "b", staging: "\(staging)/backlog", keep: phases.contains("floor") || phases.contains("parse"))
         progress(String(format: "generated %d files in %.1f s", backlog.files.count, monotonic() - genStart))
+
+        if phases.contains("parse") {
+            progress("parse: the backlog's \(backlog.contents.count) files, 5 passes in this process")
+            report.parse = try ParseCost.measure(files: backlog.contents, configPath: config, passes: 5)
+            progress(String(format: "parse: %.1f µs/record (sha256 %.1f, parse %.1f, stored form %.1f)", report.parse!.all.totalMicrosecondsPerRecord,
+                            report.parse!.all.sha256MicrosecondsPerRecord, report.parse!.all.parseMicrosecondsPerRecord, report.parse!.all.storedFormMicrosecondsPerRecord))
+        }
 
         if phases.contains("floor") {
             progress("I/O floor: \(backlog.contents.count) files")

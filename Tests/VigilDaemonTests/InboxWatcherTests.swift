@@ -54,10 +54,13 @@ final class InboxWatcherTests: XCTestCase {
         let going = Mutex(true)
         let upcoming = watcher.upcoming(after: "a.ndjson", while: { going.withLock { $0 } })
         XCTAssertEqual(upcoming.peek(), "b.ndjson")
+        XCTAssertEqual(upcoming.ahead(5), ["b.ndjson", "c.ndjson"], "what to read ahead: the queue after the file in hand")
+        XCTAssertEqual(upcoming.ahead(1), ["b.ndjson"])
         upcoming.take("c.ndjson")  // not the next one: ignored
         XCTAssertEqual(upcoming.next(), "b.ndjson")
         going.withLock { $0 = false }
         XCTAssertNil(upcoming.peek(), "nothing more once processing must stop")
+        XCTAssertEqual(upcoming.ahead(5), [], "nor read ahead")
         going.withLock { $0 = true }
         XCTAssertEqual(upcoming.next(), "c.ndjson")
         XCTAssertNil(upcoming.next())

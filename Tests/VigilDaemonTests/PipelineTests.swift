@@ -147,7 +147,7 @@ final class PipelineTests: XCTestCase {
         XCTAssertEqual(processor.process(name: "2.ndjson", readingAhead: "3.ndjson"), .archived(applied: 1, rejected: 0, unchanged: 0))
         XCTAssertEqual(processor.readAheadUsed.withLock { $0 }, 1, "2.ndjson came from its read-ahead")
         // 3.ndjson was read ahead with lactate 1.2, then rewritten (another size) with 5.2: the new content counts.
-        processor.readAheadQueue.sync {}
+        processor.readAhead.drain()
         write("3.ndjson", lactate("LAB-3", 5.2, subject: "LYS-02-003") + "\n")
         XCTAssertEqual(processor.process(name: "3.ndjson"), .archived(applied: 1, rejected: 0, unchanged: 0))
         XCTAssertEqual(processor.readAheadUsed.withLock { $0 }, 1, "the stale read-ahead was not used")
