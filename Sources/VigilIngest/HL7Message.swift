@@ -1,14 +1,23 @@
 import Foundation
 
-/// The delimiters of one HL7 v2 message, read from its MSH segment (MSH-1 and MSH-2).
+/// The delimiters of one HL7 v2 message, read from its MSH segment (MSH-1 and MSH-2). HL7 v2
+/// requires them to be displayable ASCII characters (Health Level Seven, version 2.3, §2.7: "The
+/// field separator is required to be chosen from the ASCII displayable character set. All the other
+/// special separators ... are also displayable characters"), which lets segments be split on bytes.
 struct HL7Encoding: Sendable, Equatable {
     var field: Character = "|"
     var component: Character = "^"
     var repetition: Character = "~"
     var escape: Character = "\\"
     var subcomponent: Character = "&"
+    /// The same delimiters as UTF-8 bytes (each one byte, being ASCII).
+    private(set) var fieldByte: UInt8 = 0x7C
+    private(set) var componentByte: UInt8 = 0x5E
+    private(set) var repetitionByte: UInt8 = 0x7E
+    private(set) var escapeByte: UInt8 = 0x5C
 
-    /// Reads MSH-1 and MSH-2 from a segment line starting with "MSH".
+    /// Reads MSH-1 and MSH-2 from a segment line starting with "MSH"; nil unless they are five
+    /// distinct displayable ASCII characters.
     init?(mshLine: String) {
         let chars = Array(mshLine)
         guard chars.count >= 8, String(chars[0..<3]) == "MSH" else { return nil }
@@ -20,14 +29,21 @@ struct HL7Encoding: Sendable, Equatable {
         repetition = e[1]
         escape = e[2]
         subcomponent = e[3]
-        guard Set([field, component, repetition, escape, subcomponent]).count == 5 else { return nil }
+        let delimiters = [field, component, repetition, escape, subcomponent]
+        guard Set(delimiters).count == 5,
+              delimiters.allSatisfy({ $0.isASCII && $0.asciiValue.map { (0x20...0x7E).contains($0) } == true })
+        else { return nil }
+        fieldByte = field.asciiValue!
+        componentByte = component.asciiValue!
+        repetitionByte = repetition.asciiValue!
+        escapeByte = escape.asciiValue!
     }
 
     init() {}
 
     /// Resolves escape sequences (HL7 v2.5 §2.7): \F\ \S\ \T\ \R\ \E\, \.br\ and \Xhh…\.
     func unescape(_ text: String) -> String {
-        guard text.contains(escape) else { return text }
+        guard text.utf8.contains(escapeByte) else { return text }
         var out = ""
         var index = text.startIndex
         while index < text.endIndex {
@@ -73,55 +89,89 @@ struct HL7Encoding: Sendable, Equatable {
 }
 
 /// One segment with its position in the file (1-based, counting segments, for error reports).
+/// Fields, repetitions and components are found on the segment's UTF-8 bytes: the delimiters are
+/// ASCII, so a delimiter byte is never inside a multi-byte character, and only the text asked for
+/// is made into a `String`.
 struct HL7Segment: Sendable {
     let index: Int
     let id: String
-    /// Raw fields in HL7 numbering: `fields[n]` is field n (for MSH, field 1 is the separator).
-    let fields: [String]
     let encoding: HL7Encoding
+    /// The segment's UTF-8 bytes, then (for MSH, FHS and BHS) one more: the field separator, which
+    /// is what MSH-1 holds.
+    private let bytes: [UInt8]
+    /// Where each field is in `bytes`, in HL7 numbering: `fields[n]` is field n.
+    private let fields: [Range<Int>]
 
     init(index: Int, line: String, encoding: HL7Encoding) {
         self.index = index
         self.encoding = encoding
-        var parts = line.split(separator: encoding.field, omittingEmptySubsequences: false).map(String.init)
-        id = parts.first ?? ""
-        if id == "MSH" || id == "FHS" || id == "BHS" {
-            parts.insert(String(encoding.field), at: 1)  // MSH-1 is the field separator itself
+        var bytes = Array(line.utf8)
+        var fields: [Range<Int>] = []
+        var start = 0
+        for (offset, byte) in bytes.enumerated() where byte == encoding.fieldByte {
+            fields.append(start..<offset)
+            start = offset + 1
         }
-        fields = parts
+        fields.append(start..<bytes.count)
+        id = String(decoding: bytes[fields[0]], as: UTF8.self)
+        if id == "MSH" || id == "FHS" || id == "BHS" {
+            bytes.append(encoding.fieldByte)  // MSH-1 is the field separator itself
+            fields.insert((bytes.count - 1)..<bytes.count, at: 1)
+        }
+        self.bytes = bytes
+        self.fields = fields
     }
 
+    /// Field n's place in `bytes`; empty when absent.
+    private func field(_ n: Int) -> Range<Int> { n < fields.count ? fields[n] : bytes.count..<bytes.count }
+
     /// Field n, raw (escapes still in place); empty when absent.
-    func raw(_ n: Int) -> String { n < fields.count ? fields[n] : "" }
+    func raw(_ n: Int) -> String { String(decoding: bytes[field(n)], as: UTF8.self) }
 
     /// The repetitions of field n.
     func repetitions(_ n: Int) -> [String] {
-        raw(n).split(separator: encoding.repetition, omittingEmptySubsequences: false).map(String.init)
+        bytes[field(n)].split(separator: encoding.repetitionByte, omittingEmptySubsequences: false).map { String(decoding: $0, as: UTF8.self) }
     }
 
-    /// The first repetition of field n, raw.
-    func firstRepetition(_ n: Int) -> Substring {
-        let field = raw(n)
-        return field[..<(field.firstIndex(of: encoding.repetition) ?? field.endIndex)]
+    /// The first repetition of field n.
+    private func firstRepetition(_ n: Int) -> Range<Int> {
+        let range = field(n)
+        return range.lowerBound..<(bytes[range].firstIndex(of: encoding.repetitionByte) ?? range.upperBound)
     }
 
-    /// Component c (1-based) of field n (first repetition), unescaped; nil when empty. Walks to the
-    /// component instead of splitting the field into arrays: a result reads about fifteen of them.
+    /// Component c (1-based) of field n (first repetition, or the given one), unescaped; nil when
+    /// empty. Walks to the component instead of splitting the field: a result reads about fifteen.
     func component(_ n: Int, _ c: Int = 1, repetition: String? = nil) -> String? {
-        let source = repetition.map { $0[...] } ?? firstRepetition(n)
-        var start = source.startIndex
+        guard let repetition else { return Self.component(c, of: bytes, in: firstRepetition(n), encoding: encoding) }
+        let text = Array(repetition.utf8)
+        return Self.component(c, of: text, in: text.indices, encoding: encoding)
+    }
+
+    static func component(_ c: Int, of bytes: [UInt8], in range: Range<Int>, encoding: HL7Encoding) -> String? {
+        var start = range.lowerBound
         for _ in 1..<max(c, 1) {
-            guard let separator = source[start...].firstIndex(of: encoding.component) else { return nil }
-            start = source.index(after: separator)
+            guard let separator = bytes[start..<range.upperBound].firstIndex(of: encoding.componentByte) else { return nil }
+            start = separator + 1
         }
-        let end = source[start...].firstIndex(of: encoding.component) ?? source.endIndex
-        let text = encoding.unescape(String(source[start..<end])).trimmingSpaces()
-        return text.isEmpty ? nil : text
+        let end = bytes[start..<range.upperBound].firstIndex(of: encoding.componentByte) ?? range.upperBound
+        return text(bytes[start..<end], encoding: encoding)
     }
 
     /// The whole field n (first repetition), unescaped, components kept with their separator.
     func value(_ n: Int) -> String? {
-        let text = encoding.unescape(String(firstRepetition(n))).trimmingSpaces()
+        Self.text(bytes[firstRepetition(n)], encoding: encoding)
+    }
+
+    /// The text of `slice`, unescaped and trimmed of spaces; nil when that leaves nothing.
+    static func text(_ slice: ArraySlice<UInt8>, encoding: HL7Encoding) -> String? {
+        guard let first = slice.first, let last = slice.last else { return nil }
+        let string = String(decoding: slice, as: UTF8.self)
+        // Most components are plain: no escape and nothing to trim (an ASCII byte that is not a
+        // space or tab at either end; a byte from 0x80 up may begin a no-break space).
+        if first < 0x80, last < 0x80, first != 0x20, first != 0x09, last != 0x20, last != 0x09, !slice.contains(encoding.escapeByte) {
+            return string
+        }
+        let text = encoding.unescape(string).trimmingSpaces()
         return text.isEmpty ? nil : text
     }
 }

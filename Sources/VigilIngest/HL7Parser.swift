@@ -17,16 +17,15 @@ public struct HL7Parser: Sendable {
         if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { bytes.removeFirst(3) }
         // MLLP framing: <VT> message <FS><CR>. The frame bytes only separate messages.
         for i in bytes.indices where bytes[i] == 0x0B || bytes[i] == 0x1C { bytes[i] = 0x0D }
-        let text: String
-        if let utf8 = String(validating: bytes, as: UTF8.self) {
-            text = utf8
-        } else if let latin1 = String(bytes: bytes, encoding: .isoLatin1), latin1.contains("8859") {
-            text = latin1  // MSH-18 declared ISO 8859-1
-        } else {
-            return ParseResult(errors: [RecordError(segment: 1, error: "file is neither UTF-8 nor declared ISO 8859-1 (MSH-18)", expected: "UTF-8 text")])
+        if String(validating: bytes, as: UTF8.self) == nil {
+            guard let latin1 = String(bytes: bytes, encoding: .isoLatin1), latin1.contains("8859") else {
+                return ParseResult(errors: [RecordError(segment: 1, error: "file is neither UTF-8 nor declared ISO 8859-1 (MSH-18)", expected: "UTF-8 text")])
+            }
+            bytes = Array(latin1.utf8)  // MSH-18 declared ISO 8859-1
         }
-        let lines = text.split(whereSeparator: { $0 == "\r" || $0 == "\n" || $0 == "\r\n" })
-            .map { String($0).trimmingSpaces() }
+        // Segments end at CR, LF or CRLF (an empty line between CR and LF is dropped with the rest).
+        let lines = bytes.split(omittingEmptySubsequences: true) { $0 == 0x0D || $0 == 0x0A }
+            .map { String(decoding: $0, as: UTF8.self).trimmingSpaces() }
             .filter { !$0.isEmpty }
 
         var result = ParseResult()

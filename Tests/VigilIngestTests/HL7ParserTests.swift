@@ -56,6 +56,20 @@ final class HL7ParserTests: XCTestCase {
         XCTAssertEqual(o.code, "lactate", "local code through mapping.local")
     }
 
+    /// Delimiters must be displayable ASCII (HL7 v2.3 §2.7); others are refused with the segment
+    /// and the field, not read as a different split of the message.
+    func testDelimitersOutsideDisplayableASCIIAreRefused() {
+        for msh in ["MSH§^~\\&§LAB§HSL§VIGIL§LYSYME§20261123074500+0100§§ORU^R01§M9§P§2.5",
+                    "MSH|^~\\é|LAB|HSL|VIGIL|LYSYME|20261123074500+0100||ORU^R01|M9|P|2.5",
+                    "MSH|^~\t&|LAB|HSL|VIGIL|LYSYME|20261123074500+0100||ORU^R01|M9|P|2.5"] {
+            let result = parse([msh, Self.pid, Self.obr, "OBX|1|NM|2524-7^Lactate^LN|1|4.8|mmol/L|||||F"])
+            XCTAssertEqual(result.records.count, 0, msh)
+            XCTAssertEqual(result.errors.first?.segment, 1, msh)
+            XCTAssertEqual(result.errors.first?.field, "MSH-2", msh)
+            XCTAssertEqual(result.errors.first?.error, "cannot read the field separator and encoding characters", msh)
+        }
+    }
+
     func testCorrectedResultSharesTheIdAndPreliminaryIsConfigurable() {
         let first = [Self.msh, Self.pid, Self.obr, "OBX|1|NM|2524-7^Lactate^LN|1|1.8|mmol/L|||||P"]
         let second = ["MSH|^~\\&|LAB|HSL|VIGIL|LYSYME|20261123081000+0100||ORU^R01|M2|P|2.5", Self.pid, Self.obr,
@@ -147,16 +161,23 @@ final class HL7ParserTests: XCTestCase {
         XCTAssertNil(HL7Time.parse("2026112", zone: .gmt))
     }
 
-    /// `component` walks to the component it is asked for; it must answer what splitting the field
-    /// into repetitions and components answers (the previous implementation, kept here as reference),
-    /// for fields made of delimiters, escapes, spaces, combining marks and text.
+    /// `component` walks to the component it is asked for, on the segment's bytes; it must answer
+    /// what splitting the field into repetitions and components answers (kept here as reference),
+    /// for fields made of delimiters, escapes, spaces, combining marks and text. The delimiters are
+    /// single ASCII characters (HL7 v2.3 §2.7), so the reference splits on Unicode scalars: a
+    /// combining mark after a delimiter does not hide it, as it did when fields were split into
+    /// Swift `Character`s (grapheme clusters).
     func testComponentAnswersAsSplittingTheFieldDoes() {
         let encoding = HL7Encoding()
+        func split(_ text: String, _ delimiter: Character) -> [String] {
+            text.unicodeScalars.split(separator: delimiter.unicodeScalars.first!, omittingEmptySubsequences: false)
+                .map { String(String.UnicodeScalarView($0)) }
+        }
         func reference(_ field: String, _ c: Int, repetition: String?) -> String? {
-            let source = repetition ?? field.split(separator: encoding.repetition, omittingEmptySubsequences: false).map(String.init).first ?? ""
-            let parts = source.split(separator: encoding.component, omittingEmptySubsequences: false)
+            let source = repetition ?? split(field, encoding.repetition).first ?? ""
+            let parts = split(source, encoding.component)
             guard c - 1 < parts.count else { return nil }
-            let text = encoding.unescape(String(parts[c - 1])).trimmingSpaces()
+            let text = encoding.unescape(parts[c - 1]).trimmingSpaces()
             return text.isEmpty ? nil : text
         }
         let pieces = ["^", "~", "&", "\\F\\", "\\S\\", " ", "a", "7.5", "\u{301}", "é", "LN", "^^", "~~"]
@@ -164,14 +185,15 @@ final class HL7ParserTests: XCTestCase {
         for _ in 0..<5_000 {
             let text = (0..<Int(random.next() % 9)).map { _ in pieces[Int(random.next() % UInt64(pieces.count))] }.joined()
             let segment = HL7Segment(index: 1, line: "OBX|1|" + text, encoding: encoding)
-            let field = segment.raw(2)  // a leading combining mark joins the "|" before it, as in a real segment
+            let field = segment.raw(2)
+            XCTAssertEqual(field, text, "a leading combining mark stays with the field, not with the \"|\" before it")
             for c in 1...5 {
                 XCTAssertEqual(segment.component(2, c), reference(field, c, repetition: nil), "component \(c) of '\(field)'")
                 for repetition in segment.repetitions(2) {
                     XCTAssertEqual(segment.component(2, c, repetition: repetition), reference(field, c, repetition: repetition))
                 }
             }
-            let firstRepetition = field.split(separator: encoding.repetition, omittingEmptySubsequences: false).first.map(String.init) ?? ""
+            let firstRepetition = split(field, encoding.repetition).first ?? ""
             let whole = encoding.unescape(firstRepetition).trimmingSpaces()
             XCTAssertEqual(segment.value(2), whole.isEmpty ? nil : whole)
         }
