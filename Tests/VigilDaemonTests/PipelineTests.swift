@@ -182,6 +182,10 @@ final class PipelineTests: XCTestCase {
         let upcoming = UpcomingFiles.list(["2.ndjson", "3.ndjson", "4.ndjson", "5.ndjson"])
         var outcomes = processor.process(name: "1.ndjson", upcoming: upcoming)
         XCTAssertEqual(outcomes.map(\.name), ["1.ndjson", "2.ndjson"], "one transaction, up to the copy of a file in it")
+        // More files were due: the batch's alert went out on the delivery thread, once.
+        processor.emitter.deliveryQueue.sync {}
+        XCTAssertEqual(try mails().count, 1, "LAB-1's alert, delivered beside the next transaction")
+        XCTAssertEqual(try store.undeliveredAlerts().count, 0)
         while let name = upcoming.next() { outcomes += processor.process(name: name, upcoming: upcoming) }
         XCTAssertEqual(outcomes.map(\.name), ["1.ndjson", "2.ndjson", "3.ndjson", "4.ndjson", "5.ndjson"])
         XCTAssertEqual(outcomes.map(\.outcome), [
