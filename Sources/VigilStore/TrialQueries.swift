@@ -40,7 +40,8 @@ enum TrialQueries {
     }
 
     static func clocks(_ db: Database) throws -> [StoredSUSARClock] {
-        try Row.fetchAll(db, sql: "SELECT * FROM susar_clocks ORDER BY rowid").map { row in
+        // Read at every file's trial-level pass: the statement is kept prepared.
+        try Row.fetchAll(db.cachedStatement(sql: "SELECT * FROM susar_clocks ORDER BY rowid")).map { row in
             StoredSUSARClock(clock: try StoreTransaction.decoder.decode(SUSARClock.self, from: row["payload"] as Data),
                              reportedAt: (row["reported_at"] as Double?).map(Date.init(timeIntervalSince1970:)), reportedBy: row["reported_by"])
         }
