@@ -56,6 +56,11 @@ public final class FileProcessor: Sendable {
         name.hasPrefix(".") || name.hasSuffix(".tmp") || name.hasSuffix(".part")
     }
 
+    /// Whether a name has a path separator (an inotify name never does; a caller's might). On the
+    /// bytes: `String.contains("/")` goes through Foundation's `NSString` search, and a backlog asks
+    /// it of every file due, for every file taken.
+    static func hasSlash(_ name: String) -> Bool { name.utf8.contains(UInt8(ascii: "/")) }
+
     /// File types by extension and the parser each goes to.
     public static let supportedExtensions = ["json", "ndjson", "csv", "hl7"]
 
@@ -80,7 +85,7 @@ public final class FileProcessor: Sendable {
     /// written or moved. Nil when it is not a regular file within the size limit, or unreadable: it is
     /// then read on the writing thread, which reports why.
     static func prepare(name: String, configuration: VigilConfiguration) -> PreparedFile? {
-        guard !isTemporaryName(name), !name.contains("/") else { return nil }
+        guard !isTemporaryName(name), !hasSlash(name) else { return nil }
         let timer = StageTimer()
         let path = "\(configuration.directories.inbox)/\(name)"
         var info = stat()
@@ -98,7 +103,7 @@ public final class FileProcessor: Sendable {
     /// Reads ahead the files due next (`upcoming`), as far as the window goes.
     func readAhead(_ upcoming: UpcomingFiles?) {
         let names = upcoming?.ahead(Self.readAheadWindow.files) ?? []
-        readAhead.request(names.filter { !Self.isTemporaryName($0) && !$0.contains("/") }, in: state.configuration.directories.inbox)
+        readAhead.request(names.filter { !Self.isTemporaryName($0) && !Self.hasSlash($0) }, in: state.configuration.directories.inbox)
     }
 
     /// The read-ahead of `name` if it was made of the file as it is now (`info`) and under
@@ -159,7 +164,7 @@ public final class FileProcessor: Sendable {
     }
 
     func processFiles(first name: String, upcoming: UpcomingFiles?, maxFiles: Int) -> [(name: String, outcome: Outcome)] {
-        guard !Self.isTemporaryName(name), !name.contains("/") else { return [(name, .ignored)] }
+        guard !Self.isTemporaryName(name), !Self.hasSlash(name) else { return [(name, .ignored)] }
         let configuration = state.configuration
         let directories = configuration.directories
         let path = "\(directories.inbox)/\(name)"
@@ -314,10 +319,11 @@ public final class FileProcessor: Sendable {
     static let trimAfterRecords = 1_000
 
     /// The next file of a batch, if it can join the transaction: a regular file within the size
-    /// limit whose read ahead is ready and still matches it, and not in the ledger (which, read inside
-    /// the transaction, includes the batch's own files: a copy of one goes the single-file way).
+    /// limit that was read ahead (waited for if its read is still running) and still matches that
+    /// read, and not in the ledger (which, read inside the transaction, includes the batch's own
+    /// files: a copy of one goes the single-file way).
     func batchCandidate(_ name: String, configuration: VigilConfiguration, in tx: StoreTransaction) throws -> ReadFile? {
-        guard !Self.isTemporaryName(name), !name.contains("/") else { return nil }
+        guard !Self.isTemporaryName(name), !Self.hasSlash(name) else { return nil }
         let path = "\(configuration.directories.inbox)/\(name)"
         var info = stat()
         guard lstat(path, &info) == 0, info.st_mode & S_IFMT == S_IFREG, Int(info.st_size) <= configuration.limits.maxFileBytes,
