@@ -1,9 +1,10 @@
 import Foundation
 
 /// The delimiters of one HL7 v2 message, read from its MSH segment (MSH-1 and MSH-2). HL7 v2
-/// requires them to be displayable ASCII characters (Health Level Seven, version 2.3, §2.7: "The
-/// field separator is required to be chosen from the ASCII displayable character set. All the other
-/// special separators ... are also displayable characters"), which lets segments be split on bytes.
+/// requires them to be displayable ASCII characters (Health Level Seven, version 2.3, chapter 2,
+/// control: "The field separator is required to be chosen from the ASCII displayable character set.
+/// All the other special separators ... are also displayable characters"), which lets segments be
+/// split on bytes.
 struct HL7Encoding: Sendable, Equatable {
     var field: Character = "|"
     var component: Character = "^"

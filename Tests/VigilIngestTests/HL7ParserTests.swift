@@ -56,7 +56,7 @@ final class HL7ParserTests: XCTestCase {
         XCTAssertEqual(o.code, "lactate", "local code through mapping.local")
     }
 
-    /// Delimiters must be displayable ASCII (HL7 v2.3 §2.7); others are refused with the segment
+    /// Delimiters must be displayable ASCII (HL7 v2.3, chapter 2); others are refused with the segment
     /// and the field, not read as a different split of the message.
     func testDelimitersOutsideDisplayableASCIIAreRefused() {
         for msh in ["MSH§^~\\&§LAB§HSL§VIGIL§LYSYME§20261123074500+0100§§ORU^R01§M9§P§2.5",
@@ -164,7 +164,7 @@ final class HL7ParserTests: XCTestCase {
     /// `component` walks to the component it is asked for, on the segment's bytes; it must answer
     /// what splitting the field into repetitions and components answers (kept here as reference),
     /// for fields made of delimiters, escapes, spaces, combining marks and text. The delimiters are
-    /// single ASCII characters (HL7 v2.3 §2.7), so the reference splits on Unicode scalars: a
+    /// single ASCII characters (HL7 v2.3, chapter 2), so the reference splits on Unicode scalars: a
     /// combining mark after a delimiter does not hide it, as it did when fields were split into
     /// Swift `Character`s (grapheme clusters).
     func testComponentAnswersAsSplittingTheFieldDoes() {
