@@ -48,7 +48,7 @@ public final class AlertEmitter: Sendable {
     /// already, a pass delivers everything pending when it starts, and passes run one at a time; a
     /// request made while one is still queued is that pass. After a crash the start-up pass finishes
     /// what was pending, as for any pass. `deliverPending` waits for a pass still queued or running.
-    public func deliverPendingSoon(done: @escaping @Sendable (PipelineCost.Stage) -> Void = { _ in }) {
+    public func deliverPendingSoon(done: @escaping @Sendable (PipelineCost.Stage) -> Void) {
         guard !passQueued.exchange(true, ordering: .acquiringAndReleasing) else { return }
         deliveryQueue.async { [self] in
             passQueued.store(false, ordering: .releasing)

@@ -83,9 +83,9 @@ public final class FileProcessor: Sendable {
     /// Reads and parses `name` for the read-ahead, off the writing thread (the backlog's bottleneck):
     /// applying files is single-threaded, and reading them is about a third of the work. Nothing is
     /// written or moved. Nil when it is not a regular file within the size limit, or unreadable: it is
-    /// then read on the writing thread, which reports why.
+    /// then read on the writing thread, which reports why. `readAhead` asks only for inbox names
+    /// that may be processed.
     static func prepare(name: String, configuration: VigilConfiguration) -> PreparedFile? {
-        guard !isTemporaryName(name), !hasSlash(name) else { return nil }
         let timer = StageTimer()
         let path = "\(configuration.directories.inbox)/\(name)"
         var info = stat()
@@ -102,7 +102,7 @@ public final class FileProcessor: Sendable {
 
     /// Reads ahead the files due next (`upcoming`), as far as the window goes.
     func readAhead(_ upcoming: UpcomingFiles?) {
-        let names = upcoming?.ahead(Self.readAheadWindow.files) ?? []
+        let names = upcoming?.ahead(readAhead.window.files) ?? []
         readAhead.request(names.filter { !Self.isTemporaryName($0) && !Self.hasSlash($0) }, in: state.configuration.directories.inbox)
     }
 

@@ -10,6 +10,13 @@ public struct PipelineCost: Codable, Sendable, Equatable {
         public var cpuSeconds: Double = 0
         public var wallSeconds: Double = 0
 
+        public init() {}
+
+        init(cpuSeconds: Double, wallSeconds: Double) {
+            self.cpuSeconds = cpuSeconds
+            self.wallSeconds = wallSeconds
+        }
+
         static func += (lhs: inout Stage, rhs: Stage) {
             lhs.cpuSeconds += rhs.cpuSeconds
             lhs.wallSeconds += rhs.wallSeconds
@@ -48,22 +55,23 @@ public struct PipelineCost: Codable, Sendable, Equatable {
 }
 
 /// Times one stage on the current thread: CPU (CLOCK_THREAD_CPUTIME_ID) and wall (CLOCK_MONOTONIC).
-struct StageTimer {
+/// Public for vigil-bench, which times the parsers with it.
+public struct StageTimer {
     private let cpu: Double
     private let wall: Double
 
-    init() {
+    public init() {
         cpu = Self.now(CLOCK_THREAD_CPUTIME_ID)
         wall = Self.now(CLOCK_MONOTONIC)
     }
 
     /// The time since `init`.
-    var elapsed: PipelineCost.Stage {
+    public var elapsed: PipelineCost.Stage {
         PipelineCost.Stage(cpuSeconds: Self.now(CLOCK_THREAD_CPUTIME_ID) - cpu, wallSeconds: Self.now(CLOCK_MONOTONIC) - wall)
     }
 
     /// Runs `body` and adds its time to `stage`.
-    static func measure<T>(_ stage: inout PipelineCost.Stage, _ body: () throws -> T) rethrows -> T {
+    public static func measure<T>(_ stage: inout PipelineCost.Stage, _ body: () throws -> T) rethrows -> T {
         let timer = StageTimer()
         defer { stage += timer.elapsed }
         return try body()

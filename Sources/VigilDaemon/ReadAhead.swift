@@ -25,7 +25,6 @@ final class ReadAhead<Prepared: Sendable>: Sendable {
         let serial: Int
         let item: DispatchWorkItem
         let bytes: Int
-        var done = false
         var result: Prepared?
     }
 
@@ -69,7 +68,6 @@ final class ReadAhead<Prepared: Sendable>: Sendable {
                     self.state.withLock { state in
                         // Dropped or requested again meanwhile: this read is no longer wanted.
                         guard state.entries[name]?.serial == serial else { return }
-                        state.entries[name]?.done = true
                         state.entries[name]?.result = result
                     }
                 }
@@ -84,7 +82,7 @@ final class ReadAhead<Prepared: Sendable>: Sendable {
     /// or could not be read. The file is no longer read ahead afterwards.
     func take(_ name: String) -> Prepared? {
         guard let pending = state.withLock({ $0.entries[name] }) else { return nil }
-        if !pending.done { pending.item.wait() }
+        pending.item.wait()  // at once if the read has run
         guard let entry = state.withLock({ state -> Entry? in
             guard state.entries[name]?.serial == pending.serial else { return nil }
             return state.entries.removeValue(forKey: name)

@@ -70,7 +70,7 @@ public struct StoreTransaction {
                 let row = db.lastInsertedRowID
                 // Nearly every row is its code's newest: a plain update, which costs about half the
                 // upsert. A first row of the code, or a late one, takes the upsert.
-                for sql in [Self.updateNewestSQL, Self.upsertNewestSQL] {
+                for sql in Self.newestSQL {
                     let newest = try RawStatement(db, sql: sql)
                     newest.bind(1, o.subject)
                     newest.bind(2, o.code)
@@ -128,6 +128,10 @@ public struct StoreTransaction {
     static let updateNewestSQL = """
         UPDATE newest_observations SET time = ?3, row = ?4 WHERE subject = ?1 AND code = ?2 AND time <= ?3
         """
+
+    /// The statements that keep a code's newest row, in the order they are tried (both bind the
+    /// subject, code, time and rowid): made once, not per record.
+    static let newestSQL = [updateNewestSQL, upsertNewestSQL]
 
     /// A new observation becomes its code's newest row unless a later one is there (an equal time:
     /// the new row, the last applied, wins); `first_time` goes back to it when it is older.

@@ -1,5 +1,4 @@
 import Foundation
-import Glibc
 import VigilConfig
 import VigilCore
 import VigilDaemon
@@ -29,12 +28,6 @@ enum ParseCost {
         var all: Format
     }
 
-    static func threadCPU() -> Double {
-        var spec = timespec()
-        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &spec)
-        return Double(spec.tv_sec) + Double(spec.tv_nsec) / 1e9
-    }
-
     /// Parses every file `passes` times (after one unmeasured pass) with the options of the
     /// configuration at `configPath`.
     static func measure(files: [GeneratedFile], configPath: String, passes: Int) throws -> Result {
@@ -49,26 +42,17 @@ enum ParseCost {
             var stored: [Double] = []
             var records = 0
             for pass in 0...passes {
-                var times = (sha: 0.0, parse: 0.0, stored: 0.0)
+                var times = (sha: PipelineCost.Stage(), parse: PipelineCost.Stage(), stored: PipelineCost.Stage())
                 records = 0
                 for content in data {
-                    var start = threadCPU()
-                    let digest = Digest.sha256Hex(content)
-                    var end = threadCPU()
-                    times.sha += end - start
-                    start = end
-                    let result = FileProcessor.parse(content, extension: ext, options: options)
-                    end = threadCPU()
-                    times.parse += end - start
-                    start = end
-                    let forms = result.records.map { (try? Digest.canonicalJSON($0.record)).map(Digest.sha256Hex) }
-                    end = threadCPU()
-                    times.stored += end - start
+                    let digest = StageTimer.measure(&times.sha) { Digest.sha256Hex(content) }
+                    let result = StageTimer.measure(&times.parse) { FileProcessor.parse(content, extension: ext, options: options) }
+                    let forms = StageTimer.measure(&times.stored) { result.records.map { (try? Digest.canonicalJSON($0.record)).map(Digest.sha256Hex) } }
                     records += result.records.count
                     precondition(!digest.isEmpty && forms.count == result.records.count)
                 }
                 guard pass > 0 else { continue }  // the first pass warms caches and allocators
-                (sha, parse, stored) = (sha + [times.sha], parse + [times.parse], stored + [times.stored])
+                (sha, parse, stored) = (sha + [times.sha.cpuSeconds], parse + [times.parse.cpuSeconds], stored + [times.stored.cpuSeconds])
             }
             func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] * 1e6 / Double(max(records, 1)) }
             let format = Format(files: group.count, records: records, bytes: group.reduce(0) { $0 + $1.content.count },
