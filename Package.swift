@@ -67,7 +67,10 @@ let package = Package(
             swiftSettings: strict),
         .executableTarget(
             name: "vigil-bench",
-            dependencies: ["vigild", "vigilctl", "VigilConfig", "VigilCore", "VigilDaemon", "VigilSystemd", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: [
+                "vigild", "vigilctl", "VigilConfig", "VigilCore", "VigilDaemon", "VigilStore", "VigilSystemd",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"), .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strict),
         .target(name: "VigilTestSupport", dependencies: ["VigilSystemd"], path: "Tests/VigilTestSupport", swiftSettings: strict),
         .testTarget(name: "VigilCoreTests", dependencies: ["VigilCore"], swiftSettings: strict),

@@ -315,6 +315,58 @@ public final class FileProcessor: Sendable {
         return outcomes
     }
 
+    /// An inbox file's content read and parsed outside the inbox, for `applyParsed`: what the
+    /// read-ahead makes of a file (its digest, records and their stored form).
+    public struct ParsedContent: Sendable {
+        public let name: String
+        let sha: String
+        let parsed: ParseResult
+        let payloads: [StoredPayload]?
+        public var records: Int { parsed.records.count }
+
+        public init(name: String, data: Data, configuration: VigilConfiguration) {
+            self.name = name
+            sha = Digest.sha256Hex(data)
+            parsed = FileProcessor.parse(name: name, data: data, configuration: configuration)
+            payloads = try? parsed.records.map { try StoredPayload($0.record) }
+        }
+    }
+
+    /// Applies `files` as a backlog's are applied: in transactions of at most `groupCommitFiles`
+    /// files or `groupCommitRecords` records, each file's records, rules and ledger entry exactly as
+    /// `processFiles` applies them. Nothing is read from the inbox, delivered or moved, and nothing
+    /// runs on another thread: it is the writing thread's work alone. vigil-bench's `writer` phase
+    /// times it, to show how fast the single writer goes with reading, delivery and file moves
+    /// wholly off its thread. Returns the store, rules and commit stages of every transaction.
+    public func applyParsed(_ files: [ParsedContent]) throws -> PipelineCost {
+        let configuration = state.configuration
+        var cost = PipelineCost()
+        var next = files.startIndex
+        while next < files.endIndex {
+            var group = PipelineCost()
+            let transaction = StageTimer()
+            next = try store.transaction { tx in
+                var index = next
+                var records = 0
+                while index < files.endIndex, index - next < Self.groupCommitFiles, index == next || records < Self.groupCommitRecords {
+                    let content = files[index]
+                    let file = ReadFile(name: content.name, path: "", info: stat(), sha: content.sha, parsed: content.parsed,
+                                        payloads: content.payloads, now: clock(), readCost: PipelineCost.Stage())
+                    _ = try apply(file, configuration: configuration, in: tx, cost: &group)
+                    records += content.records
+                    index += 1
+                }
+                return index
+            }
+            let whole = transaction.elapsed
+            group.commit = PipelineCost.Stage(cpuSeconds: whole.cpuSeconds - group.store.cpuSeconds - group.rules.cpuSeconds,
+                                              wallSeconds: whole.wallSeconds - group.store.wallSeconds - group.rules.wallSeconds)
+            cost.add(group)
+        }
+        cost.records = files.reduce(0) { $0 + $1.records }
+        return cost
+    }
+
     /// Records applied at once past which freed memory is returned to the system.
     static let trimAfterRecords = 1_000
 

@@ -144,6 +144,8 @@ struct BenchReport: Codable {
     var ioFloor: IOFloor.Result?
     /// The read-ahead's work on the backlog's files, in this process.
     var parse: ParseCost.Result?
+    /// The writing thread's work alone on the backlog's files, in this process.
+    var writer: WriterCost.Result?
     var startupEmptyMilliseconds: Double?
     var backlog: BatchResult?
     var latencyLight: LatencyResult?
@@ -283,6 +285,13 @@ struct BenchReport: Codable {
             }
             line("read-ahead work, in process (median of \(p.passes))", p.all)
             for (ext, f) in p.formats.sorted(by: { $0.key < $1.key }) { line("  … .\(ext)", f) }
+        }
+        if let writer {
+            let m = writer.median
+            lines.append(row(["writer alone, in process (median of \(writer.passes.count))", "\(Self.n(m.recordsPerSecond)) records/s",
+                              String(format: "%.1f µs/record wall; CPU store %.1f, rules %.1f, commit %.1f", m.wallMicrosecondsPerRecord,
+                                     m.storeMicrosecondsPerRecord, m.rulesMicrosecondsPerRecord, m.commitMicrosecondsPerRecord)], w))
+            lines.append(row(["", "passes " + writer.passes.map { Self.n($0.recordsPerSecond) }.joined(separator: ", "), "\(Self.n(Double(m.records))) records, fresh store each"], w))
         }
         if let s = startupEmptyMilliseconds { lines.append(row(["start-up to READY=1, empty store", String(format: "%.0f ms", s), "first start (creates the DB)"], w)) }
         func batch(_ title: String, _ b: BatchResult) {

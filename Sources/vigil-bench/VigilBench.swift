@@ -69,7 +69,7 @@ struct VigilBench: ParsableCommand {
     @Flag(help: "Skip the cold-cache start-up (it drops the machine's page cache, as root).")
     var noColdStart = false
 
-    @Option(help: "Only these phases (comma-separated): history, parse, floor, backlog, latency, idle-latency, fill, startup, stored.")
+    @Option(help: "Only these phases (comma-separated): history, parse, writer, floor, backlog, latency, idle-latency, fill, startup, stored.")
     var only: String?
 
     @Option(help: "Command prefix for vigild, e.g. \"valgrind --tool=callgrind --callgrind-out-file=/tmp/cg.out\".")
@@ -153,7 +153,7 @@ struct Bench {
         probes = options.probes ?? (options.quick ? 50 : 200)
         idleProbes = options.idleProbes ?? (options.quick ? 2 : 6)
         startups = max(1, options.startups ?? (options.quick ? 3 : 5))
-        let all: Set<String> = ["history", "parse", "floor", "backlog", "latency", "idle-latency", "fill", "startup", "stored"]
+        let all: Set<String> = ["history", "parse", "writer", "floor", "backlog", "latency", "idle-latency", "fill", "startup", "stored"]
         phases = options.only.map { Set($0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }) } ?? all
         guard phases.isSubset(of: all) else { throw ValidationError("--only takes phases among \(all.sorted().joined(separator: ", "))") }
 
@@ -444,7 +444,7 @@ struct Bench {
         let staging = "\(scratch)/staging"
         progress("generating the backlog: \(backlogRecords) records, \(perFile) per file, \(o.subjects) subjects")
         let genStart = monotonic()
-        let backlog = try generate(&site, records: backlogRecords, perFile: perFile, prefix: "b", staging: "\(staging)/backlog", keep: phases.contains("floor") || phases.contains("parse"))
+        let backlog = try generate(&site, records: backlogRecords, perFile: perFile, prefix: "b", staging: "\(staging)/backlog", keep: phases.contains("floor") || phases.contains("parse") || phases.contains("writer"))
         progress(String(format: "generated %d files in %.1f s", backlog.files.count, monotonic() - genStart))
 
         if phases.contains("parse") {
@@ -452,6 +452,15 @@ struct Bench {
             report.parse = try ParseCost.measure(files: backlog.contents, configPath: config, passes: 5)
             progress(String(format: "parse: %.1f µs/record (sha256 %.1f, parse %.1f, stored form %.1f)", report.parse!.all.totalMicrosecondsPerRecord,
                             report.parse!.all.sha256MicrosecondsPerRecord, report.parse!.all.parseMicrosecondsPerRecord, report.parse!.all.storedFormMicrosecondsPerRecord))
+        }
+
+        if phases.contains("writer") {
+            progress("writer: the backlog's \(backlog.contents.count) files applied in this process, 3 passes on fresh stores")
+            let writerRoot = "\(scratch)/writer"
+            report.writer = try WriterCost.measure(files: backlog.contents, root: writerRoot, configPath: try writeConfig(root: writerRoot), passes: 3)
+            let w = report.writer!.median
+            progress(String(format: "writer: %.1f µs/record wall = %.0f records/s (CPU store %.1f, rules %.1f, commit %.1f)", w.wallMicrosecondsPerRecord,
+                            w.recordsPerSecond, w.storeMicrosecondsPerRecord, w.rulesMicrosecondsPerRecord, w.commitMicrosecondsPerRecord))
         }
 
         if phases.contains("floor") {

@@ -202,6 +202,31 @@ final class PipelineTests: XCTestCase {
         XCTAssertEqual(try store.statistics().recordsApplied, 4)
     }
 
+    /// vigil-bench's writer phase: files parsed outside the inbox are applied, evaluated and put in
+    /// the ledger as a backlog's are, with nothing moved or delivered, and every file past the
+    /// group commit's 64 gets its entry too (a second transaction).
+    func testParsedFilesAreAppliedAsABacklogIsWithNothingDeliveredOrMoved() throws {
+        let files = [
+            ("1.ndjson", lactate("LAB-1", 4.6, subject: "LYS-02-001")),
+            ("2.ndjson", lactate("LAB-2", 1.1, subject: "LYS-02-002") + "{\"type\":\"observation\",\"id\":\"LAB-3\"}\n"),
+        ] + (0..<FileProcessor.groupCommitFiles).map { ("n\($0).ndjson", lactate("LAB-N\($0)", 1.0, subject: "LYS-02-010")) }
+        let contents = files.map { FileProcessor.ParsedContent(name: $0.0, data: Data($0.1.utf8), configuration: configuration) }
+        let cost = try processor.applyParsed(contents)
+        XCTAssertEqual(cost.records, 2 + FileProcessor.groupCommitFiles, "the parsed records; LAB-3 lacks its fields")
+        XCTAssertEqual(try store.statistics().recordsApplied, 2 + FileProcessor.groupCommitFiles)
+        for (name, content) in files {
+            XCTAssertEqual(try store.fileEntry(sha256: Digest.sha256Hex(Data(content.utf8)))?.name, name)
+        }
+        XCTAssertEqual(try raised().map(\.rule).sorted(), ["data-quality", "lactate"])
+        XCTAssertEqual(try store.undeliveredAlerts().count, 2, "nothing delivered")
+        XCTAssertEqual(try mails().count, 0)
+        XCTAssertEqual(try archived(), [], "nothing moved")
+        for (name, stage) in [("store", cost.store), ("rules", cost.rules), ("commit", cost.commit)] {
+            XCTAssertGreaterThan(stage.cpuSeconds, 0, name)
+        }
+        XCTAssertEqual([cost.read, cost.delivery, cost.files], [PipelineCost.Stage(), PipelineCost.Stage(), PipelineCost.Stage()])
+    }
+
     /// `status`'s pipeline cost counts the records of the files processed and the time of each
     /// stage, for a batch and for a file alone, with a thread's CPU time never above its wall time.
     func testPipelineCostCountsTheRecordsAndTimesEveryStage() throws {
