@@ -92,11 +92,8 @@ public final class FileProcessor: Sendable {
         guard lstat(path, &info) == 0, info.st_mode & S_IFMT == S_IFREG, Int(info.st_size) <= configuration.limits.maxFileBytes,
               let (data, stamp, inode) = try? readStamped(path: path, limit: configuration.limits.maxFileBytes)
         else { return nil }
-        let sha = Digest.sha256Hex(data)
-        let parsed = parse(name: name, data: data, configuration: configuration)
-        // The canonical JSON and hash of every record are made here too.
-        let payloads = try? parsed.records.map { try StoredPayload($0.record) }
-        return PreparedFile(inode: inode, stamp: stamp, data: data, sha: sha, parsed: parsed, payloads: payloads,
+        let content = ParsedContent(name: name, data: data, configuration: configuration)
+        return PreparedFile(inode: inode, stamp: stamp, data: data, sha: content.sha, parsed: content.parsed, payloads: content.payloads,
                             configuration: configuration, readCost: timer.elapsed)
     }
 
@@ -265,10 +262,7 @@ public final class FileProcessor: Sendable {
             return [(name, failed(name, error))]
         }
 
-        // The transaction's time less what applying and evaluating took inside it.
-        let whole = transaction.elapsed
-        cost.commit = PipelineCost.Stage(cpuSeconds: whole.cpuSeconds - cost.store.cpuSeconds - cost.rules.cpuSeconds,
-                                         wallSeconds: whole.wallSeconds - cost.store.wallSeconds - cost.rules.wallSeconds)
+        cost.setCommit(transaction: transaction.elapsed)
         for file in batch {
             cost.read += file.readCost
             cost.records += file.parsed.records.count
@@ -315,8 +309,9 @@ public final class FileProcessor: Sendable {
         return outcomes
     }
 
-    /// An inbox file's content read and parsed outside the inbox, for `applyParsed`: what the
-    /// read-ahead makes of a file (its digest, records and their stored form).
+    /// What the read-ahead makes of a file's content: its digest, its records and each one's stored
+    /// form (canonical JSON and hash). `prepare` makes it of an inbox file; `applyParsed` takes it of
+    /// content read elsewhere.
     public struct ParsedContent: Sendable {
         public let name: String
         let sha: String
@@ -358,9 +353,7 @@ public final class FileProcessor: Sendable {
                 }
                 return index
             }
-            let whole = transaction.elapsed
-            group.commit = PipelineCost.Stage(cpuSeconds: whole.cpuSeconds - group.store.cpuSeconds - group.rules.cpuSeconds,
-                                              wallSeconds: whole.wallSeconds - group.store.wallSeconds - group.rules.wallSeconds)
+            group.setCommit(transaction: transaction.elapsed)
             cost.add(group)
         }
         cost.records = files.reduce(0) { $0 + $1.records }

@@ -43,6 +43,13 @@ public struct PipelineCost: Codable, Sendable, Equatable {
 
     public init() {}
 
+    /// The commit stage of a write transaction that took `whole`: its time less what applying and
+    /// evaluating (`store`, `rules`) took inside it.
+    mutating func setCommit(transaction whole: Stage) {
+        commit = Stage(cpuSeconds: whole.cpuSeconds - store.cpuSeconds - rules.cpuSeconds,
+                       wallSeconds: whole.wallSeconds - store.wallSeconds - rules.wallSeconds)
+    }
+
     mutating func add(_ other: PipelineCost) {
         records += other.records
         read += other.read
