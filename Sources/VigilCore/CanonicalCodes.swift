@@ -184,15 +184,14 @@ public enum NormalisationError: Error, Equatable, Sendable {
 
     public var message: String {
         switch self {
-        case .unknownCode(let code): "unknown observation code '\(code)'"
-        case .unknownUnit(let code, let unit, _): "unknown unit '\(unit)' for \(code)"
+        case .unknownCode: "unknown observation code"
+        case .unknownUnit(let code, _, _): "unknown unit for \(code)"
         case .missingUnit(let code, _): "missing unit for \(code)"
         case .expectedNumber(let code): "\(code) needs a numeric value"
         case .expectedText(let code, _): "\(code) needs a text value"
         case .expectedFlag(let code): "\(code) needs true or false"
-        case .notAllowed(let code, let value, _): "'\(value)' is not a valid \(code) value"
-        case .implausible(let code, let value, let unit, _):
-            "\(code) \(ObservationValue.format(value)) \(unit) is outside the physically possible range"
+        case .notAllowed(let code, _, _): "not a valid \(code) value"
+        case .implausible(let code, _, _, _): "\(code) value outside the physically possible range"
         }
     }
 

@@ -67,7 +67,9 @@ public struct HaltRule: Sendable, Equatable, Codable {
                  relatedAtLeast: "possible", requiresSUSAR: true),
     ]
 
-    public func matches(_ ae: AdverseEvent, infusion: Date?) -> Bool {
+    /// True when `ae` meets the rule. A window counts the onset when some instant of its reported
+    /// period (`OnsetPeriod`, days counted in the site's `zone`) lies within it.
+    public func matches(_ ae: AdverseEvent, infusion: Date?, zone: TimeZone) -> Bool {
         if !terms.isEmpty || termPattern != nil {
             let byList = terms.contains { $0.caseInsensitiveCompare(ae.term) == .orderedSame || $0 == ae.meddraPT }
             let byPattern = termPattern.flatMap(CompiledPatterns.pattern).map { $0.matches(in: ae.term) } ?? false
@@ -79,11 +81,8 @@ public struct HaltRule: Sendable, Equatable, Codable {
         if requiresSUSAR, !(ae.isSerious && ae.expected == false) { return false }
         if let windowHours {
             // Without a known infusion or onset the window cannot be excluded: count the event.
-            if let infusion, let onset = ae.onsetTime {
-                let hours = onset.timeIntervalSince(infusion) / 3600
-                // A date-only onset means "some time that day": allow the whole day before ruling out.
-                let slack = ae.onset.count <= 10 ? 24.0 : 0
-                guard hours >= -slack, hours <= windowHours + slack else { return false }
+            if let infusion, let onset = ae.onsetPeriod(zone: zone) {
+                guard onset.overlaps(from: infusion, through: infusion.addingTimeInterval(windowHours * 3600)) else { return false }
             }
         }
         return true
@@ -115,10 +114,11 @@ public struct ToxicityMonitoring: Sendable, Equatable {
 
     public init() {}
 
-    public func isToxicity(_ ae: AdverseEvent, infusion: Date) -> Bool {
-        guard (ae.grade ?? 0) >= minimumGrade, Relatedness.atLeast(ae.related, relatedAtLeast), let onset = ae.onsetTime else { return false }
-        let days = onset.timeIntervalSince(infusion) / 86400
-        return days >= -1 && days <= windowDays
+    /// True when `ae` is a toxicity: graded and related enough, with some instant of its reported
+    /// onset period (days counted in the site's `zone`) between the infusion and Day `windowDays`.
+    public func isToxicity(_ ae: AdverseEvent, infusion: Date, zone: TimeZone) -> Bool {
+        guard (ae.grade ?? 0) >= minimumGrade, Relatedness.atLeast(ae.related, relatedAtLeast), let onset = ae.onsetPeriod(zone: zone) else { return false }
+        return onset.overlaps(from: infusion, through: infusion.addingTimeInterval(windowDays * 86400))
     }
 }
 
@@ -133,16 +133,16 @@ public struct EvaluableSubject: Sendable, Equatable, Codable {
 extension ToxicityMonitoring {
     /// Subjects evaluable at `now`, in the order they became evaluable: when Day `windowDays` has
     /// passed, or earlier at their first toxicity.
-    public func evaluable(infusions: [String: Date], adverseEvents: [AdverseEvent], now: Date) -> [EvaluableSubject] {
-        evaluable(infusions: infusions, now: now) { subject in adverseEvents.filter { $0.subject == subject } }
+    public func evaluable(infusions: [String: Date], adverseEvents: [AdverseEvent], now: Date, zone: TimeZone) -> [EvaluableSubject] {
+        evaluable(infusions: infusions, now: now, zone: zone) { subject in adverseEvents.filter { $0.subject == subject } }
     }
 
     /// The same, with each infused subject's adverse events (oldest first) asked for one subject at a
     /// time, so the caller can serve them from a per-subject cache instead of reading the whole trial's.
-    public func evaluable(infusions: [String: Date], now: Date, adverseEventsOf: (String) throws -> [AdverseEvent]) rethrows -> [EvaluableSubject] {
+    public func evaluable(infusions: [String: Date], now: Date, zone: TimeZone, adverseEventsOf: (String) throws -> [AdverseEvent]) rethrows -> [EvaluableSubject] {
         var out: [EvaluableSubject] = []
         for (subject, infusion) in infusions {
-            let toxic = try adverseEventsOf(subject).filter { $0.subject == subject && isToxicity($0, infusion: infusion) }
+            let toxic = try adverseEventsOf(subject).filter { $0.subject == subject && isToxicity($0, infusion: infusion, zone: zone) }
                 .min { ($0.onsetTime ?? .distantFuture) < ($1.onsetTime ?? .distantFuture) }
             let dayEnd = infusion.addingTimeInterval(windowDays * 86400)
             if let toxic, let onset = toxic.onsetTime, onset <= now {

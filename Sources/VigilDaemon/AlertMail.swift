@@ -4,7 +4,9 @@ import VigilConfig
 import VigilCore
 
 /// Renders an alert as an RFC 5322 message (MIME, UTF-8, quoted-printable body) for the outbox.
-/// The only person-related identifier it ever contains is the trial subject id.
+/// The only person-related identifier it ever contains is the trial subject id. Every header value
+/// and every alert field goes through the producer-text rule (`ProducerText`), so no text from a
+/// record can add a header, a line or a control sequence to the message.
 public struct AlertMail: Sendable {
     public var from: String
     public var hostName: String
@@ -46,6 +48,7 @@ public struct AlertMail: Sendable {
     }
 
     func render(_ alert: Alert, to recipients: [String], subjectPrefix: String, messageID: String, date: Date, preface: String) -> String {
+        let alert = alert.visible
         var headers: [(String, String)] = [
             ("From", "Vigil <\(from)>"),
             ("To", recipients.joined(separator: ", ")),
@@ -62,11 +65,12 @@ public struct AlertMail: Sendable {
         ]
         if let subject = alert.subject { headers.append(("X-Vigil-Subject", subject)) }
         if alert.severity >= .critical { headers.append(("Importance", "high")) }
-        let head = headers.map { Self.fold(name: $0.0, value: Self.encodeHeader($0.1)) }.joined(separator: "\r\n")
+        let head = headers.map { Self.fold(name: $0.0, value: Self.encodeHeader(ProducerText.visible($0.1))) }.joined(separator: "\r\n")
         return head + "\r\n\r\n" + Self.quotedPrintable(preface + body(alert)) + "\r\n"
     }
 
     public func body(_ alert: Alert) -> String {
+        let alert = alert.visible
         let time = { (date: Date) in Self.siteTime(date, zone: timeZone) }
         var lines: [String] = []
         lines.append("\(alert.severity.rawValue.uppercased()): \(alert.title)")
@@ -84,8 +88,8 @@ public struct AlertMail: Sendable {
         let labelWidth = max(5, alert.evidence.map(\.label.count).max() ?? 0)
         let valueWidth = max(5, alert.evidence.map(\.value.count).max() ?? 0)
         for item in alert.evidence {
-            lines.append("  " + item.label.padding(toLength: labelWidth, withPad: " ", startingAt: 0) + "  "
-                + item.value.padding(toLength: valueWidth, withPad: " ", startingAt: 0) + "  " + (item.time.map(time) ?? "-")
+            lines.append("  " + Self.pad(item.label, to: labelWidth) + "  "
+                + Self.pad(item.value, to: valueWidth) + "  " + (item.time.map(time) ?? "-")
                 + (item.record.map { "  record \($0)" } ?? ""))
         }
         lines.append("")
@@ -98,6 +102,13 @@ public struct AlertMail: Sendable {
         lines.append("-- ")
         lines.append("Vigil safety monitor. This message carries the trial subject id only.")
         return lines.joined(separator: "\n")
+    }
+
+    /// `text` followed by spaces up to `width` characters. Counted in characters, as the widths are:
+    /// Foundation's `padding(toLength:)` counts UTF-16 units and cut values holding emoji or other
+    /// characters outside the Basic Multilingual Plane.
+    static func pad(_ text: String, to width: Int) -> String {
+        text + String(repeating: " ", count: max(0, width - text.count))
     }
 
     /// "2026-11-23 06:40 +01:00": local wall-clock time with its offset, unambiguous and readable.

@@ -210,10 +210,12 @@ public struct ControlHandler: Sendable {
         let silence = Silence(id: "S" + String(UUID().uuidString.prefix(8)).lowercased(), matcher: target, startsAt: now,
                               endsAt: now.addingTimeInterval(minutes * 60), reason: reason, createdBy: who)
         try store.addSilence(silence)
+        // The operator's words go through the same rendering rule as producer text (ProducerText).
+        let shown = (who: ProducerText.visible(who), target: ProducerText.visible(target), reason: ProducerText.visible(silence.reason))
         journal.send([
-            ("MESSAGE", "Vigil silence \(silence.id) by \(who): no mail for \(target) until \(ISO8601DateFormatter().string(from: silence.endsAt)) (\(silence.reason)); alerts still reach the journal"),
-            ("PRIORITY", "5"), ("SYSLOG_IDENTIFIER", "vigild"), ("VIGIL_TRIAL", state.configuration.trial.id),
-            ("VIGIL_SILENCE", silence.id), ("VIGIL_SILENCE_MATCHER", target),
+            ("MESSAGE", "Vigil silence \(silence.id) by \(shown.who): no mail for \(shown.target) until \(ISO8601DateFormatter().string(from: silence.endsAt)) (\(shown.reason)); alerts still reach the journal"),
+            ("PRIORITY", "5"), ("SYSLOG_IDENTIFIER", "vigild"), ("VIGIL_TRIAL", ProducerText.visible(state.configuration.trial.id)),
+            ("VIGIL_SILENCE", silence.id), ("VIGIL_SILENCE_MATCHER", shown.target),
         ])
         return ControlReply.ok(ActionReply(ok: true, message: "silence \(silence.id): no mail for \(target) until \(ISO8601DateFormatter().string(from: silence.endsAt))"))
     }
@@ -245,17 +247,20 @@ public struct ControlHandler: Sendable {
             return .init(subjects: within, count: within.count, of: infused.count,
                          percent: infused.isEmpty ? nil : (Double(within.count) / Double(infused.count) * 1000).rounded() / 10)
         }
-        func within(_ date: Date?, of subject: String, days: Double) -> Bool {
-            guard let date, let d0 = infusions[subject] else { return false }
-            return date >= d0.addingTimeInterval(-86400) && date <= d0.addingTimeInterval(days * 86400)
+        let zone = TimeZone(identifier: configuration.trial.siteTimeZone) ?? .gmt
+        // The stopping rules' window reading (OnsetPeriod): counted when some instant of the
+        // reported period lies between the infusion and the day's end.
+        func within(_ period: OnsetPeriod?, of subject: String, days: Double) -> Bool {
+            guard let period, let d0 = infusions[subject] else { return false }
+            return period.overlaps(from: d0, through: d0.addingTimeInterval(days * 86400))
         }
-        let primary = Set(adverseEvents.filter { within($0.onsetTime, of: $0.subject, days: 10) }.map(\.subject))
+        let primary = Set(adverseEvents.filter { within($0.onsetPeriod(zone: zone), of: $0.subject, days: 10) }.map(\.subject))
         let septicTerm = try Regex("(?i)(sepsis|septic)")
         let sepsis = try store.subjectsWithAlerts(rules: ["sofa-sepsis", "septic-shock"])
             .union(adverseEvents.filter { (try? septicTerm.firstMatch(in: $0.term)) != nil }.map(\.subject))
         let icu = Set(try store.events(kind: "icu_transfer").map(\.subject))
-        let deaths = Set(try store.events(kind: "death").filter { within($0.time, of: $0.subject, days: 30) }.map(\.subject))
-            .union(adverseEvents.filter { $0.isFatal && within($0.onsetTime, of: $0.subject, days: 30) }.map(\.subject))
+        let deaths = Set(try store.events(kind: "death").filter { within(.instant($0.time), of: $0.subject, days: 30) }.map(\.subject))
+            .union(adverseEvents.filter { $0.isFatal && within($0.onsetPeriod(zone: zone), of: $0.subject, days: 30) }.map(\.subject))
         // SCORTEN on day 1 (the score's own definition): values of the first 24 h after the infusion day starts.
         var predicted = 0.0
         var complete: [String] = []
@@ -272,7 +277,7 @@ public struct ControlHandler: Sendable {
             }
         }
         let observedAmongComplete = deaths.intersection(complete).count
-        let evaluable = configuration.stopping.toxicity.evaluable(infusions: infusions, adverseEvents: adverseEvents, now: now)
+        let evaluable = configuration.stopping.toxicity.evaluable(infusions: infusions, adverseEvents: adverseEvents, now: now, zone: zone)
         let metrics = try store.metricInputs(infectionTerm: configuration.clinical.infectionTermPattern)
         return ControlReply.ok(ReportReply(
             ok: true, trial: configuration.trial.id, infused: infused.count, primarySafety: rate(primary), sepsis: rate(sepsis), icuTransfer: rate(icu),

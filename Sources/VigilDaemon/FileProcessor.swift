@@ -460,8 +460,7 @@ public final class FileProcessor: Sendable {
         }
         guard Self.supportedExtensions.contains(ext) else {
             return ParseResult(errors: [RecordError(
-                field: "file name", value: ext.isEmpty ? "(no extension)" : ".\(ext)",
-                error: "unsupported file type", expected: "a file ending in " + Self.supportedExtensions.map { ".\($0)" }.joined(separator: " or "))])
+                field: "file name", error: ext.isEmpty ? "unsupported file type (no extension)" : "unsupported file type", expected: "a file ending in " + Self.supportedExtensions.map { ".\($0)" }.joined(separator: " or "))])
         }
         return Self.parse(data, extension: ext, options: options)
     }
@@ -502,9 +501,7 @@ public final class FileProcessor: Sendable {
     }
 
     /// A name shown in logs and alerts with control characters (newlines…) escaped.
-    static func printable(_ name: String) -> String {
-        name.unicodeScalars.map { $0.properties.generalCategory == .control ? "\\u{\(String($0.value, radix: 16))}" : String($0) }.joined()
-    }
+    static func printable(_ name: String) -> String { ProducerText.visible(name) }
 
     /// Moves aside a file whose name is not UTF-8, by its bytes, under a name Vigil can report.
     public func refuseUnreadableName(_ bytes: [UInt8]) {
@@ -645,15 +642,17 @@ public final class FileProcessor: Sendable {
         return data
     }
 
-    /// The `NAME.errors.json` report: one object per bad record with file, location, field, value, error and expectation.
+    /// The `NAME.errors.json` report: one object per bad record with file, location, field, the shape
+    /// of the value found, error and expectation. It is kept in the file ledger too, so it never holds
+    /// a rejected value (DESIGN.md §3.1): the file beside it in `rejected/` does.
     static func errorsJSON(file: String, errors: [RecordError]) -> String {
         let objects: [[String: Any]] = errors.map { error in
-            var object: [String: Any] = ["file": file, "error": error.error]
+            var object: [String: Any] = ["file": ProducerText.visible(file), "error": ProducerText.visible(error.error)]
             if let line = error.line { object["line"] = line }
             if let segment = error.segment { object["segment"] = segment }
-            if let field = error.field { object["field"] = field }
-            if let value = error.value { object["value"] = value }
-            if let expected = error.expected { object["expected"] = expected }
+            if let field = error.field { object["field"] = ProducerText.visible(field) }
+            if let shape = error.valueShape { object["value_shape"] = shape }
+            if let expected = error.expected { object["expected"] = ProducerText.visible(expected) }
             return object
         }
         let data = (try? JSONSerialization.data(withJSONObject: objects, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])) ?? Data("[]".utf8)

@@ -42,8 +42,15 @@ public enum RuleFamily {
 }
 
 extension Alert {
-    /// The journal fields of DESIGN.md §3.3 for this alert; evidence times in the site's zone.
+    /// The journal fields of DESIGN.md §3.3 for this alert; evidence times in the site's zone. Every
+    /// field is rendered by the producer-text rule (`ProducerText`): MESSAGE's only line breaks are
+    /// the ones written here, and no field holds a control character.
     public func journalFields(timeZone: TimeZone, instance: String) -> [(String, String)] {
+        let alert = visible
+        return alert.renderedJournalFields(timeZone: timeZone, instance: ProducerText.visible(instance))
+    }
+
+    private func renderedJournalFields(timeZone: TimeZone, instance: String) -> [(String, String)] {
         let label = switch phase {
         case .resolved: "RESOLVED"
         case .reentered: "BACK (same episode, \(severity.rawValue))"

@@ -13,6 +13,9 @@ struct TrialMonitor {
 
     var stopping: StoppingConfiguration { configuration.stopping }
 
+    /// The zone a date-only onset's day is counted in (the one the ingest read it in).
+    var siteZone: TimeZone { TimeZone(identifier: configuration.trial.siteTimeZone) ?? .gmt }
+
     /// New or amended adverse events: immediate-halt rules and SUSAR clocks; then the monitoring rules
     /// and the SUSAR reminders. The monitoring rules read every subject's infusion and adverse events,
     /// so they run only when `applied` holds an adverse event or an infusion, or when `fullPass` says
@@ -32,7 +35,7 @@ struct TrialMonitor {
         let infusions = try tx.infusions()
         for record in applied {
             guard case .adverseEvent(let ae) = record else { continue }
-            for rule in stopping.haltRules where rule.matches(ae, infusion: infusions[ae.subject]) {
+            for rule in stopping.haltRules where rule.matches(ae, infusion: infusions[ae.subject], zone: siteZone) {
                 alerts += try halt(rule: "halt-\(rule.id)", triggerKey: ae.id, subject: ae.subject, records: [ae.id],
                                    reason: "Immediate-halt rule '\(rule.id)': \(rule.description).",
                                    evidence: evidence(ae, infusion: infusions[ae.subject]), in: tx)
@@ -81,7 +84,7 @@ struct TrialMonitor {
         let toxicity = stopping.toxicity
         // Each subject's adverse events come from the transaction's per-subject cache: decoding the
         // whole trial's at every adverse-event file made the cost grow with the store.
-        let evaluable = try toxicity.evaluable(infusions: infusions, now: now) { try tx.subjectHistory(subject: $0).adverseEvents }
+        let evaluable = try toxicity.evaluable(infusions: infusions, now: now, zone: siteZone) { try tx.subjectHistory(subject: $0).adverseEvents }
         guard let decision = toxicity.stopDecision(evaluable) else { return [] }
         let toxic = evaluable.filter { $0.toxicity != nil }
         let evidence = evaluable.map { Evidence(label: $0.subject, value: $0.toxicity.map { "toxicity \($0)" } ?? "no toxicity by Day \(Int(toxicity.windowDays))", time: $0.evaluableAt, record: $0.toxicity) }

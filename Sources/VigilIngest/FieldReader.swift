@@ -16,8 +16,22 @@ struct FieldReader {
         self.options = options
     }
 
-    mutating func fail(_ field: String?, _ value: Any?, _ error: String, expected: String?) {
-        errors.append(RecordError(line: line, field: field, value: value.map(Self.show), error: error, expected: expected))
+    mutating func fail(_ field: String?, _ value: Any?, withheld: Bool = false, _ error: String, expected: String?) {
+        errors.append(RecordError(line: line, field: field, value: value.map(Self.show), shape: value.flatMap(Self.shape),
+                                  withheld: withheld, error: error, expected: expected))
+    }
+
+    /// The shape of a JSON value that is not text; nil for text, which `ProducerText.shape` describes.
+    static func shape(_ value: Any) -> String? {
+        switch value {
+        case is String: nil
+        case is NSNull: "null"
+        case let n as NSNumber: isBool(n) ? "true or false" : "a number"
+        case let list as [Any]: list.count == 1 ? "a list of 1 item" : "a list of \(list.count) items"
+        case is [String: Any]: "an object"
+        case is Double, is Int: "a number"
+        default: "a JSON value"
+        }
     }
 
     static func show(_ value: Any) -> String {
@@ -57,11 +71,11 @@ struct FieldReader {
     mutating func time(_ key: String, required: Bool = true) -> Date? {
         guard let text = string(key, required: required) else { return nil }
         guard let parsed = ISO8601.parse(text, zone: options.siteTimeZone) else {
-            fail(key, text, "'\(text)' is not an ISO 8601 date-time", expected: "e.g. 2026-11-23T06:40:00+01:00")
+            fail(key, text, "not an ISO 8601 date-time", expected: "e.g. 2026-11-23T06:40:00+01:00")
             return nil
         }
         if !parsed.hadOffset {
-            notes.append("line \(line): \(key) '\(text)' has no UTC offset; read in site time zone \(options.siteTimeZone.identifier)")
+            notes.append("line \(line): \(key) has no UTC offset; read in site time zone \(options.siteTimeZone.identifier)")
         }
         return parsed.date
     }
@@ -69,8 +83,8 @@ struct FieldReader {
     mutating func subject() -> String? {
         guard let subject = string("subject") else { return nil }
         guard options.isValidSubject(subject) else {
-            // The value may be a patient identifier: never echo it into reports or logs.
-            fail("subject", "(withheld)", "subject is not a trial subject id", expected: "an id matching \(options.subjectPattern)")
+            // The value may be a patient identifier: never echo it, not even to `vigilctl check`.
+            fail("subject", subject, withheld: true, "subject is not a trial subject id", expected: "an id matching \(options.subjectPattern)")
             return nil
         }
         return subject
@@ -83,7 +97,7 @@ struct FieldReader {
         case "adverse_event": return adverseEvent()
         case "event": return event()
         default:
-            fail("type", type, "unknown record type '\(type)'", expected: "observation, adverse_event or event")
+            fail("type", type, "unknown record type", expected: "observation, adverse_event or event")
             return nil
         }
     }
@@ -127,10 +141,10 @@ struct FieldReader {
                 id: id, subject: subject, time: time, code: normal.code, value: normal.value, unit: normal.unit,
                 originalValue: raw.description, originalUnit: unit, loinc: loinc, low: bounds[0], high: bounds[1]))
         } catch {
-            let value: String? = switch error.field {
+            let value: Any? = switch error.field {
             case "code": code
             case "unit": unit ?? ""
-            default: raw.description
+            default: fields["value"] ?? raw.description
             }
             fail(error.field, value, error.message, expected: error.expected)
             return nil
@@ -145,7 +159,7 @@ struct FieldReader {
         var onsetTime: Date?
         if let onset {
             onsetTime = ISO8601.parsePartialDate(onset, zone: options.siteTimeZone)
-            if onsetTime == nil { fail("onset", onset, "'\(onset)' is not an ISO 8601 date", expected: "e.g. 2026-11-22 or 2026-11") }
+            if onsetTime == nil { fail("onset", onset, "not an ISO 8601 date", expected: "e.g. 2026-11-22 or 2026-11") }
         }
         let term = string("term")
         let pt = string("meddra_pt", required: false)
@@ -191,7 +205,7 @@ struct FieldReader {
         let time = time("time")
         let kind = string("kind")
         if let kind, !ClinicalEvent.kinds.contains(kind) {
-            fail("kind", kind, "unknown event kind '\(kind)'", expected: "one of " + ClinicalEvent.kinds.sorted().joined(separator: ", "))
+            fail("kind", kind, "unknown event kind", expected: "one of " + ClinicalEvent.kinds.sorted().joined(separator: ", "))
         }
         var attributes: [String: String] = [:]
         for key in ["age", "malignancy", "index_date", "location", "cause"] {

@@ -74,7 +74,7 @@ public struct HL7Parser: Sendable {
         case "ORU^R01": reader.readResults()
         case "ADT^A02", "ADT^A03": reader.readTransfer(trigger: msh.component(9, 2) ?? "")
         default:
-            reader.fail(msh, "MSH-9", type.isEmpty ? nil : type, "unsupported message type '\(type)'", expected: "ORU^R01, ADT^A02 or ADT^A03")
+            reader.fail(msh, "MSH-9", type.isEmpty ? nil : type, "unsupported message type", expected: "ORU^R01, ADT^A02 or ADT^A03")
         }
         result.records += reader.records
         result.errors += reader.errors
@@ -100,8 +100,11 @@ struct HL7MessageReader {
     var msh: HL7Segment { segments[0] }
     var controlID: String { msh.component(10) ?? "segment\(msh.index)" }
 
-    mutating func fail(_ segment: HL7Segment, _ field: String, _ value: String?, _ error: String, expected: String?) {
-        errors.append(RecordError(segment: segment.index, field: field, value: value, error: "message \(controlID): \(error)", expected: expected))
+    /// The message is named by its control id (MSH-10), cut short: it locates the record, and the
+    /// rendering rule keeps it to one visible line.
+    mutating func fail(_ segment: HL7Segment, _ field: String, _ value: String?, withheld: Bool = false, _ error: String, expected: String?) {
+        errors.append(RecordError(segment: segment.index, field: field, value: value, withheld: withheld,
+                                  error: "message \(ProducerText.visible(controlID, limit: 64)): \(error)", expected: expected))
     }
 
     /// The trial subject id from PID-3, through the configured authority or identifier map.
@@ -117,8 +120,8 @@ struct HL7MessageReader {
             if let wanted = options.hl7.subjectAuthority, authority == wanted, options.isValidSubject(id) { return id }
             if let mapped = options.hl7.subjectMap[id], options.isValidSubject(mapped) { return mapped }
         }
-        // The identifiers may be hospital numbers: never echo them.
-        fail(pid, "PID-3", "(withheld)", "no PID-3 identifier maps to a trial subject id",
+        // The identifiers may be hospital numbers: never echo them, not even to `vigilctl check`.
+        fail(pid, "PID-3", pid.value(3), withheld: true, "no PID-3 identifier maps to a trial subject id",
              expected: options.hl7.subjectAuthority.map { "an identifier with assigning authority \($0) matching \(options.subjectPattern), or one listed in hl7.subject_map" }
                 ?? "an identifier listed in hl7.subject_map")
         return nil
@@ -127,11 +130,11 @@ struct HL7MessageReader {
     mutating func time(_ segment: HL7Segment, _ n: Int, name: String, requireMinutes: Bool) -> Date? {
         guard let text = segment.component(n, 1) else { return nil }
         guard let parsed = HL7Time.parse(text, zone: options.siteTimeZone), !requireMinutes || parsed.digits >= 12 else {
-            fail(segment, name, text, "'\(text)' is not an HL7 date/time" + (requireMinutes ? " to the minute" : ""), expected: "YYYYMMDDHHMM[SS][+ZZZZ]")
+            fail(segment, name, text, "not an HL7 date/time" + (requireMinutes ? " to the minute" : ""), expected: "YYYYMMDDHHMM[SS][+ZZZZ]")
             return nil
         }
         if !parsed.hadOffset {
-            notes.append("segment \(segment.index): \(name) '\(text)' has no UTC offset; read in site time zone \(options.siteTimeZone.identifier)")
+            notes.append("segment \(segment.index): \(name) has no UTC offset; read in site time zone \(options.siteTimeZone.identifier)")
         }
         return parsed.date
     }
@@ -219,7 +222,7 @@ struct HL7MessageReader {
         case "CWE", "CE", "CNE", "CF":
             raw = .text(obx.component(5, 2) ?? obx.component(5, 1) ?? rawText)
         default:
-            fail(obx, "OBX-2", valueType, "unsupported value type '\(valueType)'", expected: "NM, SN, ST, TX, FT, CWE, CE or CNE")
+            fail(obx, "OBX-2", valueType, "unsupported value type", expected: "NM, SN, ST, TX, FT, CWE, CE or CNE")
             return
         }
         let unit = obx.component(6, 1) ?? obx.component(6, 2)
@@ -268,7 +271,7 @@ struct HL7MessageReader {
             return nil
         }
         let shown = [obx.component(3, 1), obx.component(3, 2), obx.component(3, 3)].compactMap { $0 }.joined(separator: "^")
-        fail(obx, "OBX-3", shown, "unknown observation code '\(obx.component(3, 1) ?? "")'",
+        fail(obx, "OBX-3", shown, "unknown observation code",
              expected: "a LOINC code listed in mapping.loinc or a local code listed in mapping.local")
         return nil
     }

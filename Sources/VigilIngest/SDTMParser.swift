@@ -67,8 +67,8 @@ struct SDTMRow {
         self.options = options
     }
 
-    mutating func fail(_ column: String, _ value: String?, _ error: String, expected: String?) {
-        errors.append(RecordError(line: row.line, field: column, value: value, error: error, expected: expected))
+    mutating func fail(_ column: String, _ value: String?, withheld: Bool = false, _ error: String, expected: String?) {
+        errors.append(RecordError(line: row.line, field: column, value: value, withheld: withheld, error: error, expected: expected))
     }
 
     /// The trimmed value of a column, nil when the column is absent or the cell empty.
@@ -93,7 +93,7 @@ struct SDTMRow {
             return match
         }
         let column = value("USUBJID") != nil ? "USUBJID" : "SUBJID"
-        fail(column, value(column).map { _ in "(withheld)" }, "no trial subject id in SUBJID or USUBJID", expected: "an id matching \(options.subjectPattern)")
+        fail(column, value(column), withheld: true, "no trial subject id in SUBJID or USUBJID", expected: "an id matching \(options.subjectPattern)")
         return nil
     }
 
@@ -106,14 +106,14 @@ struct SDTMRow {
         guard let text = required(column) else { return nil }
         if requireTime {
             guard text.contains("T"), let parsed = ISO8601.parse(text, zone: options.siteTimeZone) else {
-                fail(column, text, "'\(text)' is not an ISO 8601 date and time", expected: "e.g. 2026-11-23T06:40 or 2026-11-23T06:40:00+01:00")
+                fail(column, text, "not an ISO 8601 date and time", expected: "e.g. 2026-11-23T06:40 or 2026-11-23T06:40:00+01:00")
                 return nil
             }
-            if !parsed.hadOffset { notes.append("line \(row.line): \(column) '\(text)' has no UTC offset; read in site time zone \(options.siteTimeZone.identifier)") }
+            if !parsed.hadOffset { notes.append("line \(row.line): \(column) has no UTC offset; read in site time zone \(options.siteTimeZone.identifier)") }
             return (text, parsed.date)
         }
         guard let date = ISO8601.parsePartialDate(text, zone: options.siteTimeZone) else {
-            fail(column, text, "'\(text)' is not an ISO 8601 date", expected: "e.g. 2026-11-23, 2026-11 or 2026-11-23T06:40")
+            fail(column, text, "not an ISO 8601 date", expected: "e.g. 2026-11-23, 2026-11 or 2026-11-23T06:40")
             return nil
         }
         return (text, date)
@@ -149,7 +149,7 @@ struct SDTMRow {
             notes.append("line \(row.line): \(p)TESTCD \(testCode) is not monitored (mapping ignore list); row skipped")
             return nil
         default:
-            fail("\(p)TESTCD", testCode, "unknown test code '\(testCode)'" + (loinc.map { " (LOINC \($0))" } ?? ""),
+            fail("\(p)TESTCD", testCode, "unknown test code" + (loinc == nil ? "" : " and \(p)LOINC code"),
                  expected: "a code listed in mapping.sdtm or mapping.loinc of the configuration")
             return nil
         }
@@ -245,7 +245,7 @@ struct SDTMRow {
         if let text = value("AEREL") {
             related = Self.relatedness[text.uppercased()]
             if related == nil {
-                fail("AEREL", text, "unknown causality '\(text)'", expected: "one of " + Self.relatedness.keys.sorted().joined(separator: ", "))
+                fail("AEREL", text, "unknown causality", expected: "one of " + Self.relatedness.keys.sorted().joined(separator: ", "))
             }
         }
         let expected = flag("AEEXPECT")
@@ -293,7 +293,7 @@ struct SDTMRow {
             return nil
         }
         guard let kind = Self.dispositions[term] else {
-            fail("DSDECOD", decode, "unknown disposition '\(decode)'", expected: "one of " + (Array(Self.dispositions.keys) + Self.nonSafetyDispositions).sorted().joined(separator: ", "))
+            fail("DSDECOD", decode, "unknown disposition", expected: "one of " + (Array(Self.dispositions.keys) + Self.nonSafetyDispositions).sorted().joined(separator: ", "))
             return nil
         }
         guard let time = dateTime("DSSTDTC", requireTime: false) else { return nil }

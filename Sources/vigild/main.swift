@@ -21,7 +21,7 @@ struct VigilD: AsyncParsableCommand {
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = level
-            return handler
+            return VisibleLogHandler(wrapping: handler)
         }
         let status = await Daemon.run(configPath: config, logger: Logger(label: "vigild"))
         if status != 0 { throw ExitCode(status) }

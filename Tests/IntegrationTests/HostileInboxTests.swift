@@ -43,7 +43,7 @@ final class HostileInboxTests: XCTestCase {
         XCTAssertEqual(try FileManager.default.destinationOfSymbolicLink(atPath: "\(harness.rejected)/link.ndjson"), "/etc/passwd", "moved, never followed")
         usleep(1_500_000)
         XCTAssertEqual(harness.stderr.components(separatedBy: "is a directory; left alone").count - 1, 1, "reported once")
-        XCTAssertTrue(harness.stderr.contains("two\\u{a}lines.ndjson"), "control characters escaped in the log")
+        XCTAssertTrue(harness.stderr.contains("two<LF>lines.ndjson"), "control characters made visible in the log (ProducerText)")
         XCTAssertEqual(try harness.statusJSON()["state"] as? String, "ok")
         XCTAssertEqual(harness.terminate().status, 0)
     }

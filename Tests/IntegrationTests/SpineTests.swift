@@ -88,7 +88,7 @@ final class SpineTests: XCTestCase {
         XCTAssertEqual(report?.count, 2)
         XCTAssertEqual(report?.first?["line"] as? Int, 1)
         XCTAssertEqual(report?.first?["field"] as? String, "unit")
-        XCTAssertEqual(report?.first?["error"] as? String, "unknown unit 'mg%' for lactate")
+        XCTAssertEqual(report?.first?["error"] as? String, "unknown unit for lactate")
         XCTAssertEqual(report?.last?["line"] as? Int, 2)
         XCTAssertTrue(harness.isRunning)
         XCTAssertEqual(try harness.vigilctl(["ping"]).status, 0)

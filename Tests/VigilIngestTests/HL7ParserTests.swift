@@ -110,7 +110,9 @@ final class HL7ParserTests: XCTestCase {
                             "OBX|5|NM|2524-7^Lactate^LN|5|2.0|mmol/L|||||F",
                             "OBX|6|NM|85353-1^VS panel^LN|6|1||||||F"])
         XCTAssertEqual(result.errors.map { "\($0.segment!):\($0.field!)" }, ["4:OBX-5", "5:OBX-6", "6:OBX-3", "7:OBX-2"])
-        XCTAssertEqual(result.errors[1].value, "mg%")
+        XCTAssertEqual(result.errors[1].valueShape, "text of 3 characters: letters, punctuation or symbols")
+        XCTAssertEqual(result.errors[1].rejectedValue, "mg%", "kept in memory for vigilctl check")
+        XCTAssertFalse(result.errors[1].summary.contains("mg%"), "the value is described by its shape only")
         XCTAssertTrue(result.errors[1].error.contains("message M1"))
         XCTAssertEqual(observations(result).map(\.id), ["HL7-FIL-1-2524-7-5"])
     }
@@ -119,7 +121,8 @@ final class HL7ParserTests: XCTestCase {
         let result = parse([Self.msh, "PID|1||123456789^^^HOSP^MR", Self.obr, "OBX|1|NM|2524-7^Lactate^LN|1|4.8|mmol/L|||||F"])
         XCTAssertEqual(result.records, [])
         XCTAssertEqual(result.errors.first?.field, "PID-3")
-        XCTAssertEqual(result.errors.first?.value, "(withheld)")
+        XCTAssertNil(result.errors.first?.rejectedValue, "withheld even from vigilctl check")
+        XCTAssertEqual(result.errors.first?.valueShape, "text of 19 characters: digits, punctuation or symbols, letters")
         XCTAssertFalse(result.errors.first!.summary.contains("123456789"))
     }
 

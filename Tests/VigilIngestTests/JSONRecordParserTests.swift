@@ -37,8 +37,9 @@ final class JSONRecordParserTests: XCTestCase {
         XCTAssertEqual(result.records.map(\.record.id), ["D"])
         let located = result.errors.map { "\($0.line ?? 0):\($0.field ?? "-")" }
         XCTAssertEqual(located, ["1:unit", "2:time", "3:value", "5:-", "6:type"])
-        XCTAssertEqual(result.errors[0].error, "unknown unit 'mg%' for lactate")
-        XCTAssertEqual(result.errors[0].value, "mg%")
+        XCTAssertEqual(result.errors[0].error, "unknown unit for lactate")
+        XCTAssertEqual(result.errors[0].valueShape, "text of 3 characters: letters, punctuation or symbols")
+        XCTAssertEqual(result.errors[1].summary, "line 2, field time: not an ISO 8601 date-time (found text of 9 characters: letters; expected e.g. 2026-11-23T06:40:00+01:00)")
         XCTAssertEqual(result.errors[0].expected, "one of: mEq/L, mg/dL, mmol/L")
         XCTAssertTrue(result.errors[3].error.hasPrefix("invalid JSON"))
     }
@@ -47,7 +48,8 @@ final class JSONRecordParserTests: XCTestCase {
         let result = parse(#"{"type":"event","id":"E1","subject":"DUPONT Jean 1961-04-02","time":"2026-11-20T10:00:00Z","kind":"infusion"}"#)
         XCTAssertEqual(result.records, [])
         XCTAssertEqual(result.errors.first?.field, "subject")
-        XCTAssertEqual(result.errors.first?.value, "(withheld)")
+        XCTAssertNil(result.errors.first?.rejectedValue)
+        XCTAssertEqual(result.errors.first?.valueShape, "text of 22 characters: letters, spaces, digits, punctuation or symbols")
         XCTAssertFalse(result.errors.first!.summary.contains("DUPONT"))
     }
 

@@ -50,7 +50,7 @@ public enum FuzzSupport {
 
     /// What a parser must guarantee whatever the input: each record belongs to a trial subject id
     /// (no patient identifier gets in), can be stored (its canonical JSON encodes, so no NaN or
-    /// infinity), and every error is located.
+    /// infinity), and every error is located and renders as one visible line.
     public static func check(_ result: ParseResult, locatedBy location: KeyPath<RecordError, Int?>) {
         for located in result.records {
             let record = located.record
@@ -59,6 +59,8 @@ public enum FuzzSupport {
         }
         for error in result.errors {
             require(error[keyPath: location].map { $0 >= 1 } == true, "error without a location: \(error)")
+            // What the daemon writes of an error is one visible line (DESIGN.md §3.5).
+            require(ProducerText.isVisible(error.summary, limit: Int.max / 2), "error summary not rendered: \(error.summary.debugDescription)")
         }
     }
 
