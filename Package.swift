@@ -1,7 +1,7 @@
 // swift-tools-version:6.1
 import PackageDescription
 
-/// Vigil: safety-monitoring daemon for a clinical-trial site (see ../shared/DESIGN.md §2 for the module map).
+/// Vigil: safety-monitoring daemon for a clinical-trial site (see docs/ARCHITECTURE.md §2 for the module map).
 let strict: [SwiftSetting] = [.swiftLanguageMode(.v6)]
 
 let package = Package(

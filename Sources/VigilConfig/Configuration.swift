@@ -13,7 +13,7 @@ public struct VigilConfiguration: Sendable, Equatable {
         public var siteTimeZone: String
     }
 
-    /// The directories of DESIGN.md §3.1, absolute after loading.
+    /// The directories of docs/ARCHITECTURE.md §3.1, absolute after loading.
     public struct Directories: Sendable, Equatable {
         public var inbox: String
         public var archive: String

@@ -38,6 +38,11 @@ public enum ControlReply {
         return encoder
     }()
 
+    /// The cap on one string of a reply. Replies hold Vigil's own long texts (reasons, definitions)
+    /// beside producer text: a wider cap than one value's.
+    public static let textLimit = 4 * ProducerText.defaultLimit
+
+    /// Encodes an error reply; its message is rendered like every other string of a reply.
     public static func error(_ message: String) -> String {
         ok(ErrorReply(ok: false, error: message))
     }
@@ -85,9 +90,7 @@ indirect enum ReplyJSON: Codable, Equatable {
         }
     }
 
-    /// Replies hold Vigil's own long texts (reasons, definitions) beside producer text: a wider cap
-    /// than one value's.
-    static let limit = 4 * ProducerText.defaultLimit
+    static let limit = ControlReply.textLimit
 
     /// True when some string or key would change under the rendering rule.
     var needsRendering: Bool {

@@ -1,6 +1,6 @@
 import Foundation
 
-/// One control-socket request (DESIGN.md §3.4) with its arguments checked against the command's
+/// One control-socket request (docs/ARCHITECTURE.md §3.4) with its arguments checked against the command's
 /// grammar. `parse` is pure: what needs the configuration, the store or the peer (is the subject a
 /// trial subject id, may this peer acknowledge) is left to `ControlHandler`.
 public enum ControlRequest: Equatable, Sendable {

@@ -16,7 +16,7 @@ public struct Evidence: Sendable, Equatable, Codable {
     }
 }
 
-/// A safety alert raised by a rule, or the journal note that a signal has ended (DESIGN.md §3.3).
+/// A safety alert raised by a rule, or the journal note that a signal has ended (docs/ARCHITECTURE.md §3.3).
 public struct Alert: Sendable, Equatable, Codable {
     /// Whether the alert announces a signal, its end, or its return within the hold-down (the same
     /// episode continuing); an end and a return go to the journal only, never to mail.

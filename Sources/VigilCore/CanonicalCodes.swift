@@ -1,6 +1,6 @@
 import Foundation
 
-/// The observation codes Vigil understands (DESIGN.md §3.2), each with its canonical unit and the
+/// The observation codes Vigil understands (docs/ARCHITECTURE.md §3.2), each with its canonical unit and the
 /// units it accepts. A unit outside this table is refused, never guessed.
 public enum CanonicalCodes {
     /// What kind of value a code carries.
@@ -56,7 +56,7 @@ public enum CanonicalCodes {
         Definition(code: code, kind: .numeric(unit: unit), units: units, plausible: plausible)
     }
 
-    /// The full table; conversion factors are those of DESIGN.md §3.2.
+    /// The full table; conversion factors are those of docs/ARCHITECTURE.md §3.2.
     public static let all: [String: Definition] = {
         let list: [Definition] = [
             numeric("respiratory_rate", "/min", perMinute, 0...100),
@@ -84,7 +84,7 @@ public enum CanonicalCodes {
             numeric("creatinine", "µmol/L", micromolPerL.merging(["mg/dL": .scale(88.4)]) { a, _ in a }, 0...5000),
             numeric("urea", "mmol/L", mmolPerL, 0...200),
             // Blood urea nitrogen, as US-style laboratories report it: stored as urea in mmol/L
-            // (DESIGN.md §3.2: BUN mg/dL × 0.357). Only mg/dL is accepted, since "urea mg/dL" and
+            // (docs/ARCHITECTURE.md §3.2: BUN mg/dL × 0.357). Only mg/dL is accepted, since "urea mg/dL" and
             // "BUN mg/dL" differ by a factor of 2.14 and must never be confused.
             Definition(code: "urea_nitrogen", kind: .numeric(unit: "mmol/L"), units: ["mg/dL": .scale(0.357)], plausible: 0...200, storedAs: "urea"),
             numeric("bicarbonate", "mmol/L", mmolPerL, 0...80),

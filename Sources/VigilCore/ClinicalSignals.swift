@@ -1,6 +1,6 @@
 import Foundation
 
-/// The thresholds of the clinical signals (DESIGN.md §4). Each default is the published value named
+/// The thresholds of the clinical signals (docs/ARCHITECTURE.md §4). Each default is the published value named
 /// beside it; a site changes them in `vigil.yaml`, never in code.
 public struct ClinicalRules: Sendable, Equatable {
     /// A signal that ends and starts again within this time continues the same episode (no new mail);
@@ -39,7 +39,7 @@ public struct ClinicalRules: Sendable, Equatable {
     public init() {}
 }
 
-/// Computes every snapshot-based signal of DESIGN.md §4 for one subject at one moment. Pure: the
+/// Computes every snapshot-based signal of docs/ARCHITECTURE.md §4 for one subject at one moment. Pure: the
 /// caller supplies the snapshot, the SOFA baseline and the infection evidence.
 public struct ClinicalSignals: Sendable {
     public var rules: ClinicalRules

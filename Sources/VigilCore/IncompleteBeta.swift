@@ -65,7 +65,7 @@ public struct BayesianToxicityMonitor: Sendable, Equatable, Codable {
     public var threshold: Double
     public var minimumEvaluable: Int
 
-    /// DESIGN.md §4 defaults: Beta(0.3, 0.7), stop when Pr(p > 0.30) > 0.90 with n ≥ 3.
+    /// docs/ARCHITECTURE.md §4 defaults: Beta(0.3, 0.7), stop when Pr(p > 0.30) > 0.90 with n ≥ 3.
     public init(priorA: Double = 0.3, priorB: Double = 0.7, maxToxicityRate: Double = 0.30, threshold: Double = 0.90, minimumEvaluable: Int = 3) {
         self.priorA = priorA
         self.priorB = priorB

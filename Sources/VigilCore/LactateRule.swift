@@ -1,6 +1,6 @@
 import Foundation
 
-/// Lactate signal (DESIGN.md §4, Sepsis-3: Singer M et al., JAMA 2016;315(8):801-810): blood lactate
+/// Lactate signal (docs/ARCHITECTURE.md §4, Sepsis-3: Singer M et al., JAMA 2016;315(8):801-810): blood lactate
 /// ≥ 2 mmol/L is `warning` (hypoperfusion criterion of septic shock), ≥ 4 mmol/L is `critical`.
 /// Thresholds are configuration; these are the defaults.
 public struct LactateRule: Sendable, Equatable {

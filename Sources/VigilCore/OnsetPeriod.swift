@@ -5,7 +5,7 @@ import Foundation
 /// month and "2026-12-04T10:15" the whole minute; a time to the second is an instant.
 ///
 /// A window rule counts an onset when some instant of its period lies inside the window, and never
-/// otherwise (DESIGN.md §4, "Windows and reported precision"): a date-only onset on the day after a
+/// otherwise (docs/ARCHITECTURE.md §4, "Windows and reported precision"): a date-only onset on the day after a
 /// 24 h window has closed cannot halt the trial, and one on the day of the infusion is not ruled out
 /// because its day began before the infusion.
 public struct OnsetPeriod: Sendable, Equatable {

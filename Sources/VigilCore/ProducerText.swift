@@ -1,6 +1,6 @@
 /// The one rendering rule for text that came from a producer (terms, free text, record and message
 /// ids, units, file names) wherever Vigil writes it: mail headers and bodies, journal fields, log
-/// lines, `vigilctl` tables and JSON replies, reports and error reports (DESIGN.md §3.5).
+/// lines, `vigilctl` tables and JSON replies, reports and error reports (docs/ARCHITECTURE.md §3.5).
 ///
 /// Producer text is untrusted. Written as it is, a line break forges lines in a mail or a journal
 /// MESSAGE, an escape sequence repaints the on-call person's terminal (and makes journalctl show

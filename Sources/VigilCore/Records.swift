@@ -109,7 +109,7 @@ public struct Observation: Sendable, Equatable, Codable {
     }
 }
 
-/// An adverse event as reported by the investigator (DESIGN.md §3.2), with the fields the stopping
+/// An adverse event as reported by the investigator (docs/ARCHITECTURE.md §3.2), with the fields the stopping
 /// rules and SUSAR clocks need.
 public struct AdverseEvent: Sendable, Equatable, Codable {
     public var id: String
@@ -147,7 +147,7 @@ public struct AdverseEvent: Sendable, Equatable, Codable {
 
 /// A dated event in a subject's course: enrolment, infusion (D0), ICU transfer, death, withdrawal.
 public struct ClinicalEvent: Sendable, Equatable, Codable {
-    /// Event kinds DESIGN.md §3.2 defines.
+    /// Event kinds docs/ARCHITECTURE.md §3.2 defines.
     public static let kinds: Set<String> = [
         "enrolment", "infusion", "icu_transfer", "icu_discharge", "death", "withdrawal",
     ]

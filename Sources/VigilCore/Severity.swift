@@ -1,4 +1,4 @@
-/// How urgently an alert needs a person, from a trial halt down to information only (DESIGN.md §3.3).
+/// How urgently an alert needs a person, from a trial halt down to information only (docs/ARCHITECTURE.md §3.3).
 public enum Severity: String, Sendable, Codable, CaseIterable, Comparable {
     case info
     case warning

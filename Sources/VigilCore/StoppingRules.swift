@@ -53,7 +53,7 @@ public struct HaltRule: Sendable, Equatable, Codable {
         self.requiresSUSAR = requiresSUSAR
     }
 
-    /// DESIGN.md §4 defaults; the protocol's own boundaries replace them in vigil.yaml.
+    /// docs/ARCHITECTURE.md §4 defaults; the protocol's own boundaries replace them in vigil.yaml.
     public static let defaults: [HaltRule] = [
         HaltRule(id: "related-death", description: "death at least possibly related to the cell product",
                  relatedAtLeast: "possible", requiresFatal: true),

@@ -14,7 +14,7 @@ public struct PingReply: Codable, Sendable {
     public var pid: Int32
 }
 
-/// Reply to `status` (DESIGN.md §3.4).
+/// Reply to `status` (docs/ARCHITECTURE.md §3.4).
 public struct StatusReport: Codable, Sendable {
     /// Trial state: running, or halted with the reason.
     public struct Trial: Codable, Sendable {

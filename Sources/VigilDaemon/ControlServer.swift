@@ -11,7 +11,7 @@ public struct PeerCredentials: Sendable, Equatable {
     public var gid: UInt32
 }
 
-/// The Unix control socket of DESIGN.md §3.4: one request line in, one JSON line out. It runs on
+/// The Unix control socket of docs/ARCHITECTURE.md §3.4: one request line in, one JSON line out. It runs on
 /// threads of its own, so a busy pipeline never delays a reply to the on-call person.
 public final class ControlServer: Sendable {
     /// A client that does not finish its line in this time is disconnected.

@@ -89,7 +89,7 @@ struct Evaluator {
             raisedAt: now)
     }
 
-    /// The `data-quality` warning raised for every file with rejected records (DESIGN.md §3.1).
+    /// The `data-quality` warning raised for every file with rejected records (docs/ARCHITECTURE.md §3.1).
     func dataQualityAlert(fileName: String, triggerKey: String, errors: [RecordError], applied: Int) -> Alert {
         let count = errors.count
         let noun = count == 1 ? "record" : "records"

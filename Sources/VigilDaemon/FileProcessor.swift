@@ -7,7 +7,7 @@ import VigilCore
 import VigilIngest
 import VigilStore
 
-/// Processes one inbox file from end to end (DESIGN.md §3.1): refuse what is not a plain file,
+/// Processes one inbox file from end to end (docs/ARCHITECTURE.md §3.1): refuse what is not a plain file,
 /// parse, apply records and alerts with the file-ledger entry in one transaction, emit the alerts,
 /// then move the file to `archive/YYYY-MM-DD/` or `rejected/`. Every step after the transaction is
 /// idempotent, so a crash at any point is finished by processing the same file again.
@@ -139,7 +139,7 @@ public final class FileProcessor: Sendable {
     /// commit together, then alerts are delivered and each file is moved. When more files are due,
     /// the delivery pass runs on the delivery thread while the next transaction is applied, so a file
     /// of a backlog may be archived a moment before its alerts are out (the only departure from
-    /// DESIGN.md §3.1's order): they are in the ledger by then, and after a crash the start-up pass
+    /// docs/ARCHITECTURE.md §3.1's order): they are in the ledger by then, and after a crash the start-up pass
     /// delivers them. After a crash each file is found in the ledger and finished, as a single file is.
     @discardableResult
     public func process(name: String, upcoming: UpcomingFiles) -> [(name: String, outcome: Outcome)] {
@@ -644,7 +644,7 @@ public final class FileProcessor: Sendable {
 
     /// The `NAME.errors.json` report: one object per bad record with file, location, field, the shape
     /// of the value found, error and expectation. It is kept in the file ledger too, so it never holds
-    /// a rejected value (DESIGN.md §3.1): the file beside it in `rejected/` does.
+    /// a rejected value (docs/ARCHITECTURE.md §3.1): the file beside it in `rejected/` does.
     static func errorsJSON(file: String, errors: [RecordError]) -> String {
         let objects: [[String: Any]] = errors.map { error in
             var object: [String: Any] = ["file": ProducerText.visible(file), "error": ProducerText.visible(error.error)]

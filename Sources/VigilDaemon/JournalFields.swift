@@ -1,7 +1,7 @@
 import Foundation
 import VigilCore
 
-/// The fixed 128-bit `MESSAGE_ID` of each rule family (DESIGN.md §3.3), so `journalctl -x` can explain
+/// The fixed 128-bit `MESSAGE_ID` of each rule family (docs/ARCHITECTURE.md §3.3), so `journalctl -x` can explain
 /// an entry and operators can filter on a family. Never change an id once shipped.
 public enum RuleFamily {
     /// Family name → MESSAGE_ID; each has an entry in systemd/vigil.catalog.
@@ -42,7 +42,7 @@ public enum RuleFamily {
 }
 
 extension Alert {
-    /// The journal fields of DESIGN.md §3.3 for this alert; evidence times in the site's zone. Every
+    /// The journal fields of docs/ARCHITECTURE.md §3.3 for this alert; evidence times in the site's zone. Every
     /// field is rendered by the producer-text rule (`ProducerText`): MESSAGE's only line breaks are
     /// the ones written here, and no field holds a control character.
     public func journalFields(timeZone: TimeZone, instance: String) -> [(String, String)] {

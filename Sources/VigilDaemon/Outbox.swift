@@ -1,7 +1,7 @@
 import Foundation
 import Glibc
 
-/// The Maildir-style outbox of DESIGN.md §3.1: a message is written to `tmp/`, fsynced and renamed
+/// The Maildir-style outbox of docs/ARCHITECTURE.md §3.1: a message is written to `tmp/`, fsynced and renamed
 /// into `new/ALERT_ID.eml`, so the relay never sees half a message and a replay never writes two.
 public struct Outbox: Sendable {
     public let root: String

@@ -4,7 +4,7 @@ import VigilConfig
 import VigilCore
 import VigilStore
 
-/// The trial-level rules (DESIGN.md §4 "Stopping rules"), evaluated inside the same transaction as
+/// The trial-level rules (docs/ARCHITECTURE.md §4 "Stopping rules"), evaluated inside the same transaction as
 /// the records that may trigger them, and on a timer for what time alone changes (subjects becoming
 /// evaluable at Day 10, SUSAR reporting deadlines).
 struct TrialMonitor {

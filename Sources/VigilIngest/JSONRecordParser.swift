@@ -1,7 +1,7 @@
 import Foundation
 import VigilCore
 
-/// Parses Vigil's own JSON contract (DESIGN.md §3.2): a `.json` file holding one record or an array
+/// Parses Vigil's own JSON contract (docs/ARCHITECTURE.md §3.2): a `.json` file holding one record or an array
 /// of records, or a `.ndjson` file with one record per line. Each record is validated on its own, so
 /// one bad record never hides the good ones; every error names its line and field.
 public struct JSONRecordParser: Sendable {

@@ -7,7 +7,7 @@ import VigilCore
 /// The offending value itself is producer text that may carry anything, a patient's name included,
 /// so it is described only by its shape (`ProducerText.shape`) in everything Vigil writes: errors.json,
 /// the file ledger, the data-quality alert, logs. The original file in `rejected/` is the one place
-/// that keeps the value (DESIGN.md §3.1). `rejectedValue` is kept in memory for `vigilctl check`,
+/// that keeps the value (docs/ARCHITECTURE.md §3.1). `rejectedValue` is kept in memory for `vigilctl check`,
 /// which shows the operator the file they named, and is never encoded.
 public struct RecordError: Error, Sendable, Equatable, Codable {
     public var line: Int?

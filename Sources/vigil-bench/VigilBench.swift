@@ -3,7 +3,7 @@ import Foundation
 import Glibc
 
 /// `vigil-bench`: measures the real, built `vigild` end to end on a deterministic synthetic site
-/// (DESIGN.md §5): ingest throughput, drop-to-outbox latency, RSS, start-up time with a large store,
+/// (docs/ARCHITECTURE.md §5): ingest throughput, drop-to-outbox latency, RSS, start-up time with a large store,
 /// the disk's I/O floor, and cost per record against history length. Human table, or JSON with --json.
 @main
 struct VigilBench: ParsableCommand {

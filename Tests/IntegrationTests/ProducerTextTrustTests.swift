@@ -4,7 +4,7 @@ import VigilCore
 import VigilTestSupport
 import XCTest
 
-/// Producer text across the trust boundary, end to end through the real vigild (DESIGN.md §3.5):
+/// Producer text across the trust boundary, end to end through the real vigild (docs/ARCHITECTURE.md §3.5):
 /// random Unicode terms (hostile fragments among them) go in as SUSARs, random file names and a
 /// rejected value carrying a patient's name go in as bad files; every mail must parse back through
 /// a real MIME parser (CPython's `email` package) with only Vigil's headers, every journal entry read

@@ -29,7 +29,7 @@ final class SpineTests: XCTestCase {
                       "file archived; stderr:\n\(harness.stderr)")
         XCTAssertEqual(harness.files(in: harness.inbox), [])
 
-        // Journal: one critical, one warning, with the fields of DESIGN.md §3.3.
+        // Journal: one critical, one warning, with the fields of docs/ARCHITECTURE.md §3.3.
         var entries: [[String: Any]] = []
         TestSupport.waitUntil(timeout: 10) {
             entries = (try? self.harness.journalEntries()) ?? []

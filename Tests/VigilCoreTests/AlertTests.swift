@@ -2,7 +2,7 @@ import XCTest
 @testable import VigilCore
 
 final class AlertTests: XCTestCase {
-    /// DESIGN.md §3.3: id = first 16 hex of SHA-256(rule, subject or "trial", trigger key). The expected
+    /// docs/ARCHITECTURE.md §3.3: id = first 16 hex of SHA-256(rule, subject or "trial", trigger key). The expected
     /// value was computed independently with coreutils:
     /// `printf 'lactate\x1fLYS-01-003\x1fLAB-123|critical' | sha256sum | cut -c1-16`.
     func testAlertIDIsTheDocumentedDigest() {
@@ -17,7 +17,7 @@ final class AlertTests: XCTestCase {
         XCTAssertEqual(a.count, 16)
     }
 
-    /// DESIGN.md §3.3: halt 1 (ALERT), critical 2, warning 4, info 6.
+    /// docs/ARCHITECTURE.md §3.3: halt 1 (ALERT), critical 2, warning 4, info 6.
     func testJournalPriorities() {
         XCTAssertEqual(Severity.halt.journalPriority, 1)
         XCTAssertEqual(Severity.critical.journalPriority, 2)

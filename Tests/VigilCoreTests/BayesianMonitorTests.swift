@@ -508,7 +508,7 @@ final class BayesianMonitorTests: XCTestCase {
         XCTAssertEqual(IncompleteBeta.regularized(x: 0.3, a: 2.5, b: 4) + IncompleteBeta.regularized(x: 0.7, a: 4, b: 2.5), 1, accuracy: 1e-14)
     }
 
-    /// DESIGN.md §4 defaults (Beta(0.3, 0.7), p* = 0.30, c = 0.90, n ≥ 3): the boundary for 15 subjects,
+    /// docs/ARCHITECTURE.md §4 defaults (Beta(0.3, 0.7), p* = 0.30, c = 0.90, n ≥ 3): the boundary for 15 subjects,
     /// each row checked against SciPy: 3/3, 3/4, 4/5, 4/6, 4/7, 5/8, 5/9, 6/10, 6/11, 6/12, 7/13, 7/14, 8/15.
     func testDefaultBoundaryTable() {
         let table = BayesianToxicityMonitor().boundaries(upTo: 15)

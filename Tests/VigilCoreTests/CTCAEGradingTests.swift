@@ -1,7 +1,7 @@
 import XCTest
 @testable import VigilCore
 
-/// CTCAE v5.0 laboratory grades, DESIGN.md §4. Source: U.S. Department of Health and Human Services,
+/// CTCAE v5.0 laboratory grades, docs/ARCHITECTURE.md §4. Source: U.S. Department of Health and Human Services,
 /// NIH/NCI. Common Terminology Criteria for Adverse Events (CTCAE) Version 5.0, published November 27,
 /// 2017 (https://ctep.cancer.gov/protocoldevelopment/electronic_applications/ctc.htm#ctc_50). Boundaries
 /// checked against the v5.0 term table as transcribed in github.com/oncohub/CTCAE5 (ctcaev5.js), and

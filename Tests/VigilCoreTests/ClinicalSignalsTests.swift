@@ -1,7 +1,7 @@
 import XCTest
 @testable import VigilCore
 
-/// Signals of DESIGN.md §4 on snapshots, and the Alertmanager-style lifecycle of `SignalEngine`.
+/// Signals of docs/ARCHITECTURE.md §4 on snapshots, and the Alertmanager-style lifecycle of `SignalEngine`.
 final class ClinicalSignalsTests: XCTestCase {
     let signals = ClinicalSignals(rules: ClinicalRules())
 

@@ -1,9 +1,9 @@
 import XCTest
 @testable import VigilCore
 
-/// Lactate signal, DESIGN.md §4. Source: Singer M, Deutschman CS, Seymour CW, et al. The Third
+/// Lactate signal, docs/ARCHITECTURE.md §4. Source: Singer M, Deutschman CS, Seymour CW, et al. The Third
 /// International Consensus Definitions for Sepsis and Septic Shock (Sepsis-3). JAMA 2016;315(8):801-810:
-/// serum lactate > 2 mmol/L is the hypoperfusion criterion of septic shock; DESIGN.md sets ≥ 2 `warning`,
+/// serum lactate > 2 mmol/L is the hypoperfusion criterion of septic shock; docs/ARCHITECTURE.md sets ≥ 2 `warning`,
 /// ≥ 4 `critical`.
 final class LactateRuleTests: XCTestCase {
     let rule = LactateRule()

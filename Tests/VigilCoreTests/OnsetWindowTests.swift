@@ -2,7 +2,7 @@ import Foundation
 import XCTest
 @testable import VigilCore
 
-/// Windows against the precision of a reported onset (DESIGN.md §4, "Windows and reported
+/// Windows against the precision of a reported onset (docs/ARCHITECTURE.md §4, "Windows and reported
 /// precision"; ISO 8601 reduced precision as CDISC SDTM --DTC uses it): an onset counts in a window
 /// when some instant of its reported day, month or minute lies inside the window, and only then.
 /// Each window is tested at both edges: the 24 h halt windows, the 30-day thromboembolism window

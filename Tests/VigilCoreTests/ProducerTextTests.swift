@@ -1,7 +1,7 @@
 import XCTest
 @testable import VigilCore
 
-/// The one rendering rule for producer text (DESIGN.md §3.5): a table of hostile strings, each with
+/// The one rendering rule for producer text (docs/ARCHITECTURE.md §3.5): a table of hostile strings, each with
 /// what must come out, then properties over random Unicode.
 final class ProducerTextTests: XCTestCase {
     func testHostileStrings() {

@@ -1,15 +1,15 @@
 import XCTest
 @testable import VigilCore
 
-/// SCORTEN, DESIGN.md §4. Source: Bastuji-Garin S, Fouchard N, Bertocchi M, Roujeau JC, Revuz J,
+/// SCORTEN, docs/ARCHITECTURE.md §4. Source: Bastuji-Garin S, Fouchard N, Bertocchi M, Roujeau JC, Revuz J,
 /// Wolkenstein P. SCORTEN: a severity-of-illness score for toxic epidermal necrolysis. J Invest Dermatol
 /// 2000;115:149-153 (doi:10.1046/j.1523-1747.2000.00061.x). Abstract: age above 40 y, malignancy,
 /// tachycardia above 120/min, initial epidermal detachment above 10 %, serum urea above 10 mmol/L,
 /// serum glucose above 14 mmol/L, bicarbonate below 20 mmol/L; P(death) = e^logit / (1 + e^logit),
 /// logit = −4.448 + 1.237 × SCORTEN. The age and heart-rate limits are inclusive (≥ 40, ≥ 120) in the
 /// paper's table as reprinted by the MSD Manual (https://www.msdmanuals.com/uk/professional/multimedia/
-/// table/severity-of-illness-score-for-toxic-epidermal-necrolysis-scorten) and in DESIGN.md. That reprint
-/// gives detachment as ≥ 10 %; the abstract and DESIGN.md say above 10 %, which is tested here.
+/// table/severity-of-illness-score-for-toxic-epidermal-necrolysis-scorten) and in docs/ARCHITECTURE.md. That reprint
+/// gives detachment as ≥ 10 %; the abstract and docs/ARCHITECTURE.md say above 10 %, which is tested here.
 final class SCORTENTests: XCTestCase {
     let asOf = Date(timeIntervalSince1970: 1_795_400_000)
 

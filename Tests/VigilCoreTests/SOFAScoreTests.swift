@@ -1,7 +1,7 @@
 import XCTest
 @testable import VigilCore
 
-/// SOFA, DESIGN.md §4. Source: Vincent JL, Moreno R, Takala J, et al. The SOFA (Sepsis-related Organ
+/// SOFA, docs/ARCHITECTURE.md §4. Source: Vincent JL, Moreno R, Takala J, et al. The SOFA (Sepsis-related Organ
 /// Failure Assessment) score to describe organ dysfunction/failure. Intensive Care Med 1996;22:707-710,
 /// table 1, as reproduced in Singer M et al. (Sepsis-3), JAMA 2016;315(8):801-810, table 1
 /// (https://pmc.ncbi.nlm.nih.gov/articles/PMC4968574/table/T1):
@@ -12,7 +12,7 @@ import XCTest
 ///   norepinephrine ≤0.1 3, dopamine >15 or epinephrine >0.1 or norepinephrine >0.1 4 (µg/kg/min);
 ///   GCS 15 0, 13–14 1, 10–12 2, 6–9 3, <6 4;
 ///   creatinine mg/dL <1.2 0, 1.2–1.9 1, 2.0–3.4 2, 3.5–4.9 or urine <500 mL/d 3, ≥5.0 or urine <200 mL/d 4.
-/// (Sepsis-3's reprint writes the dopamine tiers as "<5" and "5.1–15"; Vincent 1996 and DESIGN.md say
+/// (Sepsis-3's reprint writes the dopamine tiers as "<5" and "5.1–15"; Vincent 1996 and docs/ARCHITECTURE.md say
 /// "≤5" and ">5", which is what is tested here: dopamine 5 scores 2.)
 final class SOFAScoreTests: XCTestCase {
     let asOf = Date(timeIntervalSince1970: 1_795_400_000)

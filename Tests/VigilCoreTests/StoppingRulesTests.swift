@@ -1,7 +1,7 @@
 import XCTest
 @testable import VigilCore
 
-/// Immediate-halt rules, toxicity evaluability and SUSAR clocks (DESIGN.md §4 "Stopping rules";
+/// Immediate-halt rules, toxicity evaluability and SUSAR clocks (docs/ARCHITECTURE.md §4 "Stopping rules";
 /// ICH E2A seriousness and reporting timelines; EU Regulation 536/2014 art. 42).
 final class StoppingRulesTests: XCTestCase {
     let d0 = Date(timeIntervalSince1970: 1_795_600_000)

@@ -1,7 +1,7 @@
 import XCTest
 @testable import VigilCore
 
-/// Unit conversions of DESIGN.md §3.2. Factors: lactate mg/dL ÷ 9.008 (molar mass 90.08 g/mol),
+/// Unit conversions of docs/ARCHITECTURE.md §3.2. Factors: lactate mg/dL ÷ 9.008 (molar mass 90.08 g/mol),
 /// creatinine mg/dL × 88.4, bilirubin mg/dL × 17.1, glucose mg/dL ÷ 18.016, BUN mg/dL → urea × 0.357,
 /// °F → °C (F − 32) × 5/9.
 final class UnitConversionTests: XCTestCase {

@@ -7,7 +7,7 @@ import XCTest
 
 /// A rejected value is producer text that may be anything, a patient's name included: errors describe
 /// it by its shape only, in every parser, in errors.json (which the file ledger keeps) and in the
-/// data-quality alert (DESIGN.md §3.1). Only the original file keeps the value.
+/// data-quality alert (docs/ARCHITECTURE.md §3.1). Only the original file keeps the value.
 final class RejectedValueTests: XCTestCase {
     static let leak = "Positive: E. coli, patient Jeanne DUPONT born 1971-03-04"
     static let shape = "text of 56 characters: letters, punctuation or symbols, spaces, digits"

@@ -59,7 +59,7 @@ public enum FuzzSupport {
         }
         for error in result.errors {
             require(error[keyPath: location].map { $0 >= 1 } == true, "error without a location: \(error)")
-            // What the daemon writes of an error is one visible line (DESIGN.md §3.5).
+            // What the daemon writes of an error is one visible line (docs/ARCHITECTURE.md §3.5).
             require(ProducerText.isVisible(error.summary, limit: Int.max / 2), "error summary not rendered: \(error.summary.debugDescription)")
         }
     }

@@ -1,6 +1,7 @@
 import Foundation
 import FuzzSupport
 import VigilConfig
+import VigilCore
 
 /// Control-socket requests: the bytes a client sends through `ControlRequest.decode(bytes:)` (what
 /// the server does before handling a line), then `ControlRequest.parse`, and the error reply encoded.
@@ -42,11 +43,14 @@ func check(_ line: String, _ parsed: Result<ControlRequest, ControlRequestError>
     }
 }
 
-/// The error reply is one JSON line that `vigilctl` decodes back to the same message.
+/// The error reply is one JSON line that `vigilctl` decodes back to the message as the producer-text
+/// rule renders it (docs/ARCHITECTURE.md §3.5): a request's control characters come back visible, never as-is.
 func checkReply(_ message: String) {
     FuzzSupport.require(!message.isEmpty, "empty error message")
     let reply = ControlReply.error(message)
     FuzzSupport.require(!reply.contains("\n"), "reply spans lines: \(reply.debugDescription)")
     let decoded = try? ControlReply.decoder.decode(ErrorReply.self, from: Data(reply.utf8))
-    FuzzSupport.require(decoded?.error == message && decoded?.ok == false, "reply \(reply.debugDescription) does not decode to \(message.debugDescription)")
+    let expected = ProducerText.visible(message, limit: ControlReply.textLimit)
+    FuzzSupport.require(decoded?.error == expected && decoded?.ok == false, "reply \(reply.debugDescription) does not decode to \(expected.debugDescription)")
+    FuzzSupport.require(ProducerText.isVisible(decoded?.error ?? "", limit: ControlReply.textLimit), "reply message not rendered: \(reply.debugDescription)")
 }

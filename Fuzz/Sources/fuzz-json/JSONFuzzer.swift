@@ -2,7 +2,7 @@ import Foundation
 import FuzzSupport
 import VigilIngest
 
-/// JSON / NDJSON records (DESIGN.md §3.2) through `JSONRecordParser`.
+/// JSON / NDJSON records (docs/ARCHITECTURE.md §3.2) through `JSONRecordParser`.
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzJSON(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     let result = JSONRecordParser(options: FuzzSupport.options).parse(Data(FuzzSupport.bytes(data, size)))
