@@ -71,13 +71,17 @@ public struct VigilConfiguration: Sendable, Equatable {
     /// External codes (LOINC, SDTM test codes, local HL7 codes) → canonical codes.
     public var mapping: CodeMapping
     public var hl7: HL7Options
+    /// The site's unit aliases and conversions (`units:`), beside the built-in spellings.
+    public var units: UnitTable
+    /// Causality, severity and disposition terms (`vocabularies:`): the built-in ones with the site's added.
+    public var vocabularies: Vocabularies
     /// First 12 hex of the SHA-256 of the file, shown by `status` so people can tell which file is live.
     public var digest: String
 
     /// Parser settings derived from the trial section.
     public func ingestOptions() throws -> IngestOptions {
         try IngestOptions(subjectPattern: trial.subjectIDPattern, siteTimeZone: TimeZone(identifier: trial.siteTimeZone) ?? .gmt,
-                          mapping: mapping, hl7: hl7)
+                          mapping: mapping, hl7: hl7, units: units, vocabularies: vocabularies)
     }
 }
 
@@ -228,7 +232,7 @@ struct ConfigReader {
     }
 
     mutating func read(_ root: Node, digest: String) throws -> VigilConfiguration {
-        let top = try mapping(root, "", allowed: ["trial", "directories", "control", "limits", "rules", "clinical", "stopping", "mail", "mapping", "hl7"])
+        let top = try mapping(root, "", allowed: ["trial", "directories", "control", "limits", "rules", "clinical", "stopping", "mail", "mapping", "hl7", "units", "vocabularies"])
 
         let trialNode = try required(top, "trial", "", parent: root)
         let trialMap = try mapping(trialNode, "trial", allowed: ["id", "registry", "subject_id_pattern", "site_time_zone", "enrolment_target"])
@@ -348,7 +352,8 @@ struct ConfigReader {
         let codeMapping = try top["mapping"].map { try readMapping($0) } ?? CodeMapping()
         var hl7 = HL7Options()
         if let node = top["hl7"] {
-            let map = try mapping(node, "hl7", allowed: ["subject_authority", "subject_map", "accept_preliminary", "icu_location_pattern"])
+            let map = try mapping(node, "hl7", allowed: ["subject_authority", "subject_map", "accept_preliminary", "icu_location_pattern", "strict"])
+            if let n = map["strict"] { hl7.strict = try bool(n, "hl7.strict") }
             if let n = map["subject_authority"] { hl7.subjectAuthority = try string(n, "hl7.subject_authority") }
             if let n = map["subject_map"] {
                 // Keys are hospital identifiers: errors give the line, never the key itself.
@@ -368,9 +373,76 @@ struct ConfigReader {
             }
         }
 
+        let units = try top["units"].map { try readUnits($0) } ?? .standard
+        let vocabularies = try top["vocabularies"].map { try readVocabularies($0) } ?? .standard
+
         return VigilConfiguration(
             trial: trial, directories: directories, control: control, limits: limits, clinical: clinical,
-            hypercapnicSubjects: hypercapnic, referenceLimits: referenceLimits, stopping: stopping, authorisedGroups: authorisedGroups, mail: mail, mapping: codeMapping, hl7: hl7, digest: digest)
+            hypercapnicSubjects: hypercapnic, referenceLimits: referenceLimits, stopping: stopping, authorisedGroups: authorisedGroups, mail: mail,
+            mapping: codeMapping, hl7: hl7, units: units, vocabularies: vocabularies, digest: digest)
+    }
+
+    /// `units: {aliases: {SPELLING: known spelling}, conversions: {code: {UNIT: factor}}}`. An alias must
+    /// name a spelling the built-in table accepts for some code, and a conversion a numeric code, so
+    /// a typo fails at start.
+    func readUnits(_ node: Node) throws -> UnitTable {
+        let map = try mapping(node, "units", allowed: ["aliases", "conversions"])
+        var aliases: [String: String] = [:]
+        if let n = map["aliases"] {
+            let known = Set(CanonicalCodes.all.values.flatMap { definition -> [String] in
+                var spellings = Array(definition.units.keys)
+                if case .numeric(let unit) = definition.kind { spellings.append(unit) }
+                return spellings.map { $0.lowercased() }
+            })
+            for (spelling, target) in try mapping(n, "units.aliases", allowed: nil) {
+                let path = "units.aliases.\(spelling)"
+                let unit = try string(target, path)
+                guard known.contains(unit.lowercased()) else {
+                    throw fail(path, target, "'\(unit)' is not a unit spelling Vigil knows for any code (see vigil.yaml(5), units)")
+                }
+                aliases[spelling] = unit
+            }
+        }
+        var conversions: [String: [String: Double]] = [:]
+        if let n = map["conversions"] {
+            for (code, table) in try mapping(n, "units.conversions", allowed: nil) {
+                guard let definition = CanonicalCodes.all[code], case .numeric = definition.kind else {
+                    throw fail("units.conversions.\(code)", table, "'\(code)' is not a numeric canonical code")
+                }
+                for (unit, factor) in try mapping(table, "units.conversions.\(code)", allowed: nil) {
+                    conversions[code, default: [:]][unit] = try number(factor, "units.conversions.\(code).\(unit)", in: 1e-12...1e12)
+                }
+            }
+        }
+        return UnitTable(aliases: aliases, conversions: conversions)
+    }
+
+    /// `vocabularies: {causality: {TERM: value}, severity_grade: {TERM: 1-5}, disposition: {TERM: kind},
+    /// disposition_category: {DSCAT: kind}}`: entries added over the built-in ones (`Vocabularies.standard`).
+    func readVocabularies(_ node: Node) throws -> Vocabularies {
+        let map = try mapping(node, "vocabularies", allowed: ["causality", "severity_grade", "disposition", "disposition_category"])
+        func table(_ key: String, allowed values: [String]) throws -> [String: String] {
+            guard let n = map[key] else { return [:] }
+            var out: [String: String] = [:]
+            for (term, target) in try mapping(n, "vocabularies.\(key)", allowed: nil) {
+                let value = try string(target, "vocabularies.\(key).\(term)")
+                guard values.contains(value) else {
+                    throw fail("vocabularies.\(key).\(term)", target, "'\(value)' is not one of: \(values.joined(separator: ", "))")
+                }
+                out[term] = value
+            }
+            return out
+        }
+        var grades: [String: Int] = [:]
+        if let n = map["severity_grade"] {
+            for (term, target) in try mapping(n, "vocabularies.severity_grade", allowed: nil) {
+                grades[term] = Int(try number(target, "vocabularies.severity_grade.\(term)", in: 1...5))
+            }
+        }
+        let site = Vocabularies(causality: try table("causality", allowed: Vocabularies.causalityValues), severityGrade: grades,
+                                disposition: try table("disposition", allowed: Vocabularies.dispositionValues),
+                                dispositionCategory: try table("disposition_category", allowed: Vocabularies.dispositionValues))
+        return Vocabularies.standard.merging(site)
     }
 
     /// `rules:` — one mapping per signal; every key optional, defaults in `ClinicalRules`.

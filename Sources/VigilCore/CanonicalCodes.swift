@@ -41,9 +41,14 @@ public enum CanonicalCodes {
     static let mmolPerL: [String: UnitConversion] = ["mmol/L": .identity, "mEq/L": .identity]
     static let micromolPerL: [String: UnitConversion] = ["µmol/L": .identity, "umol/L": .identity, "μmol/L": .identity]
     // "G/L" (giga per litre, the French convention) lower-cases to "g/l"; for cell counts grams make no sense.
+    // "GI/L" is the SAS/SDTM spelling of giga per litre (CDISC pilot LBSTRESU); "10E9/L" and "THOU/uL"
+    // are common LIS spellings. Cells per microlitre ("/uL", UCUM "{cells}/uL" once its annotation is
+    // dropped, "/mm3") are 10^6/L, a thousandth of 10^9/L.
     static let gigaPerL: [String: UnitConversion] = [
         "10^9/L": .identity, "10*9/L": .identity, "x10^9/L": .identity, "×10^9/L": .identity, "G/L": .identity,
-        "10^3/µL": .identity, "10^3/uL": .identity, "10*3/uL": .identity, "K/uL": .identity, "/nL": .identity,
+        "GI/L": .identity, "10E9/L": .identity, "10^3/µL": .identity, "10^3/uL": .identity, "10*3/uL": .identity,
+        "10^3/mm3": .identity, "K/uL": .identity, "K/µL": .identity, "THOU/uL": .identity, "/nL": .identity,
+        "/uL": .scale(0.001), "/µL": .scale(0.001), "/mm3": .scale(0.001), "cells/uL": .scale(0.001),
     ]
     static let percent: [String: UnitConversion] = ["%": .identity]
     static let mmHg: [String: UnitConversion] = ["mmHg": .identity, "mm[Hg]": .identity]
@@ -79,14 +84,19 @@ public enum CanonicalCodes {
             numeric("platelets", "10^9/L", gigaPerL, 0...5000),
             numeric("bands", "%", percent, 0...100),
             // g/L → g/dL is an SI-prefix identity (÷10), not a clinical conversion.
-            numeric("hemoglobin", "g/dL", ["g/dL": .identity, "g/L": .scale(0.1)], 0...30),
+            // Molar haemoglobin (mmol/L of the monomer, one haem each, as Dutch and Scandinavian
+            // laboratories and the CDISC pilot report it): the monomer's molar mass is 16,114.5 g/mol
+            // (a quarter of the tetramer's 64,458), so 1 mmol/L is 1.61145 g/dL.
+            numeric("hemoglobin", "g/dL", ["g/dL": .identity, "g/L": .scale(0.1), "mmol/L": .scale(1.61145)], 0...30),
             numeric("bilirubin", "µmol/L", micromolPerL.merging(["mg/dL": .scale(17.1)]) { a, _ in a }, 0...1500),
             numeric("creatinine", "µmol/L", micromolPerL.merging(["mg/dL": .scale(88.4)]) { a, _ in a }, 0...5000),
             numeric("urea", "mmol/L", mmolPerL, 0...200),
             // Blood urea nitrogen, as US-style laboratories report it: stored as urea in mmol/L
             // (docs/ARCHITECTURE.md §3.2: BUN mg/dL × 0.357). Only mg/dL is accepted, since "urea mg/dL" and
             // "BUN mg/dL" differ by a factor of 2.14 and must never be confused.
-            Definition(code: "urea_nitrogen", kind: .numeric(unit: "mmol/L"), units: ["mg/dL": .scale(0.357)], plausible: 0...200, storedAs: "urea"),
+            // In SI units urea nitrogen is reported as mmol/L of urea (the same molecules counted), so
+            // mmol/L is taken as it is.
+            Definition(code: "urea_nitrogen", kind: .numeric(unit: "mmol/L"), units: ["mg/dL": .scale(0.357), "mmol/L": .identity], plausible: 0...200, storedAs: "urea"),
             numeric("bicarbonate", "mmol/L", mmolPerL, 0...80),
             numeric("glucose", "mmol/L", mmolPerL.merging(["mg/dL": .scale(1 / 18.016)]) { a, _ in a }, 0...150),
             numeric("lactate", "mmol/L", mmolPerL.merging(["mg/dL": .scale(1 / 9.008)]) { a, _ in a }, 0...50),
@@ -221,7 +231,8 @@ extension CanonicalCodes {
 
     /// Turns a raw value and unit into the canonical value and unit for `code`.
     /// Numbers may arrive as text (`"4.5"`, or `"4,5"` with a decimal comma); flags as `true`/`false` or `"yes"`/`"no"`.
-    public static func normalise(code: String, raw: ObservationValue, unit: String?) throws(NormalisationError) -> Normalised {
+    /// `units` adds the site's aliases and conversions and UCUM annotations to the built-in spellings.
+    public static func normalise(code: String, raw: ObservationValue, unit: String?, units: UnitTable = .standard) throws(NormalisationError) -> Normalised {
         guard let definition = all[code] else { throw .unknownCode(code) }
         switch definition.kind {
         case .numeric(let canonicalUnit):
@@ -241,7 +252,7 @@ extension CanonicalCodes {
                 // Scores and fractions have an implicit unit; anything measured must say its unit.
                 guard ["score", "fraction"].contains(canonicalUnit) else { throw .missingUnit(code: code, accepted: accepted) }
                 conversion = .identity
-            } else if let found = definition.conversion(forUnit: given) {
+            } else if let found = units.conversion(of: given, for: definition) {
                 conversion = found
             } else {
                 throw .unknownUnit(code: code, unit: given, accepted: accepted)

@@ -44,6 +44,7 @@ struct CanonicalJSONWriter {
         if let low = o.low { fields.key("low", &self); try number(low) }
         fields.optional("originalUnit", o.originalUnit, &self)
         fields.optional("originalValue", o.originalValue, &self)
+        fields.optional("reportedTime", o.reportedTime, &self)
         fields.optional("status", o.status, &self)
         fields.string("subject", o.subject, &self)
         fields.date("time", o.time, &self)

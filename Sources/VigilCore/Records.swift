@@ -85,13 +85,18 @@ public struct Observation: Sendable, Equatable, Codable {
     public var status: String?
     /// The laboratory's abnormal flags (HL7 OBX-8, e.g. "HH"), as sent.
     public var abnormalFlags: String?
+    /// The time as sent when it had no time of day or no minutes (`2014-01-02`, `2014-01-02T10`):
+    /// `time` is then the first instant of that day or hour in the site's zone, so the value's age
+    /// is never under-estimated (docs/ARCHITECTURE.md §3.2). Nil for a time to the minute or second.
+    public var reportedTime: String?
 
     public init(
         id: String, subject: String, time: Date, code: String, value: ObservationValue, unit: String?,
         originalValue: String? = nil, originalUnit: String? = nil, loinc: String? = nil,
         low: Double? = nil, high: Double? = nil, comparator: String? = nil, status: String? = nil,
-        abnormalFlags: String? = nil
+        abnormalFlags: String? = nil, reportedTime: String? = nil
     ) {
+        self.reportedTime = reportedTime
         self.id = id
         self.subject = subject
         self.time = time

@@ -68,8 +68,9 @@ public struct HaltRule: Sendable, Equatable, Codable {
     ]
 
     /// True when `ae` meets the rule. A window counts the onset when some instant of its reported
-    /// period (`OnsetPeriod`, days counted in the site's `zone`) lies within it.
-    public func matches(_ ae: AdverseEvent, infusion: Date?, zone: TimeZone) -> Bool {
+    /// period (`ReportedPeriod`, days counted in the site's `zone`) lies within it; an infusion known
+    /// to its day only opens the window at the day's start and closes it after the day's end.
+    public func matches(_ ae: AdverseEvent, infusion: ReportedPeriod?, zone: TimeZone) -> Bool {
         if !terms.isEmpty || termPattern != nil {
             let byList = terms.contains { $0.caseInsensitiveCompare(ae.term) == .orderedSame || $0 == ae.meddraPT }
             let byPattern = termPattern.flatMap(CompiledPatterns.pattern).map { $0.matches(in: ae.term) } ?? false
@@ -82,7 +83,7 @@ public struct HaltRule: Sendable, Equatable, Codable {
         if let windowHours {
             // Without a known infusion or onset the window cannot be excluded: count the event.
             if let infusion, let onset = ae.onsetPeriod(zone: zone) {
-                guard onset.overlaps(from: infusion, through: infusion.addingTimeInterval(windowHours * 3600)) else { return false }
+                guard infusion.windowContains(onset, seconds: windowHours * 3600) else { return false }
             }
         }
         return true
@@ -116,9 +117,9 @@ public struct ToxicityMonitoring: Sendable, Equatable {
 
     /// True when `ae` is a toxicity: graded and related enough, with some instant of its reported
     /// onset period (days counted in the site's `zone`) between the infusion and Day `windowDays`.
-    public func isToxicity(_ ae: AdverseEvent, infusion: Date, zone: TimeZone) -> Bool {
+    public func isToxicity(_ ae: AdverseEvent, infusion: ReportedPeriod, zone: TimeZone) -> Bool {
         guard (ae.grade ?? 0) >= minimumGrade, Relatedness.atLeast(ae.related, relatedAtLeast), let onset = ae.onsetPeriod(zone: zone) else { return false }
-        return onset.overlaps(from: infusion, through: infusion.addingTimeInterval(windowDays * 86400))
+        return infusion.windowContains(onset, seconds: windowDays * 86400)
     }
 }
 
@@ -133,18 +134,20 @@ public struct EvaluableSubject: Sendable, Equatable, Codable {
 extension ToxicityMonitoring {
     /// Subjects evaluable at `now`, in the order they became evaluable: when Day `windowDays` has
     /// passed, or earlier at their first toxicity.
-    public func evaluable(infusions: [String: Date], adverseEvents: [AdverseEvent], now: Date, zone: TimeZone) -> [EvaluableSubject] {
+    public func evaluable(infusions: [String: ReportedPeriod], adverseEvents: [AdverseEvent], now: Date, zone: TimeZone) -> [EvaluableSubject] {
         evaluable(infusions: infusions, now: now, zone: zone) { subject in adverseEvents.filter { $0.subject == subject } }
     }
 
     /// The same, with each infused subject's adverse events (oldest first) asked for one subject at a
     /// time, so the caller can serve them from a per-subject cache instead of reading the whole trial's.
-    public func evaluable(infusions: [String: Date], now: Date, zone: TimeZone, adverseEventsOf: (String) throws -> [AdverseEvent]) rethrows -> [EvaluableSubject] {
+    /// A subject infused on a day without a time reaches Day `windowDays` counted from that day's end.
+    public func evaluable(infusions: [String: ReportedPeriod], now: Date, zone: TimeZone, adverseEventsOf: (String) throws -> [AdverseEvent]) rethrows -> [EvaluableSubject] {
         var out: [EvaluableSubject] = []
-        for (subject, infusion) in infusions {
-            let toxic = try adverseEventsOf(subject).filter { $0.subject == subject && isToxicity($0, infusion: infusion, zone: zone) }
+        for (subject, period) in infusions {
+            let infusion = period.start
+            let toxic = try adverseEventsOf(subject).filter { $0.subject == subject && isToxicity($0, infusion: period, zone: zone) }
                 .min { ($0.onsetTime ?? .distantFuture) < ($1.onsetTime ?? .distantFuture) }
-            let dayEnd = infusion.addingTimeInterval(windowDays * 86400)
+            let dayEnd = period.window(seconds: windowDays * 86400).through
             if let toxic, let onset = toxic.onsetTime, onset <= now {
                 out.append(EvaluableSubject(subject: subject, infusion: infusion, evaluableAt: min(max(onset, infusion), dayEnd), toxicity: toxic.id))
             } else if dayEnd <= now {

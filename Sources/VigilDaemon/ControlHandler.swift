@@ -239,7 +239,8 @@ public struct ControlHandler: Sendable {
     func report() throws -> String {
         let configuration = state.configuration
         let now = clock()
-        let infusions = try store.infusions()
+        let zone = TimeZone(identifier: configuration.trial.siteTimeZone) ?? .gmt
+        let infusions = try store.infusions().mapValues { $0.period(zone: zone) }
         let adverseEvents = try store.allAdverseEvents()
         let infused = infusions.keys.sorted()
         func rate(_ subjects: Set<String>) -> ReportReply.Rate {
@@ -247,26 +248,25 @@ public struct ControlHandler: Sendable {
             return .init(subjects: within, count: within.count, of: infused.count,
                          percent: infused.isEmpty ? nil : (Double(within.count) / Double(infused.count) * 1000).rounded() / 10)
         }
-        let zone = TimeZone(identifier: configuration.trial.siteTimeZone) ?? .gmt
-        // The stopping rules' window reading (OnsetPeriod): counted when some instant of the
-        // reported period lies between the infusion and the day's end.
-        func within(_ period: OnsetPeriod?, of subject: String, days: Double) -> Bool {
+        // The stopping rules' window reading (ReportedPeriod): counted when some instant of the
+        // reported period lies in the window the infusion opens.
+        func within(_ period: ReportedPeriod?, of subject: String, days: Double) -> Bool {
             guard let period, let d0 = infusions[subject] else { return false }
-            return period.overlaps(from: d0, through: d0.addingTimeInterval(days * 86400))
+            return d0.windowContains(period, seconds: days * 86400)
         }
         let primary = Set(adverseEvents.filter { within($0.onsetPeriod(zone: zone), of: $0.subject, days: 10) }.map(\.subject))
         let septicTerm = try Regex("(?i)(sepsis|septic)")
         let sepsis = try store.subjectsWithAlerts(rules: ["sofa-sepsis", "septic-shock"])
             .union(adverseEvents.filter { (try? septicTerm.firstMatch(in: $0.term)) != nil }.map(\.subject))
         let icu = Set(try store.events(kind: "icu_transfer").map(\.subject))
-        let deaths = Set(try store.events(kind: "death").filter { within(.instant($0.time), of: $0.subject, days: 30) }.map(\.subject))
+        let deaths = Set(try store.events(kind: "death").filter { within($0.period(zone: zone), of: $0.subject, days: 30) }.map(\.subject))
             .union(adverseEvents.filter { $0.isFatal && within($0.onsetPeriod(zone: zone), of: $0.subject, days: 30) }.map(\.subject))
         // SCORTEN on day 1 (the score's own definition): values of the first 24 h after the infusion day starts.
         var predicted = 0.0
         var complete: [String] = []
         var incomplete: [String] = []
         for subject in infused {
-            let asOf = min(infusions[subject]!.addingTimeInterval(86400), now)
+            let asOf = min(infusions[subject]!.start.addingTimeInterval(86400), now)
             let inputs = try store.subjectInputs(subject: subject, asOf: asOf)
             let score = SCORTEN.evaluate(Evaluator(configuration: configuration, now: now).snapshot(subject: subject, asOf: asOf, inputs: inputs))
             if score.isComplete {

@@ -90,20 +90,34 @@ struct Evaluator {
     }
 
     /// The `data-quality` warning raised for every file with rejected records (docs/ARCHITECTURE.md §3.1).
-    func dataQualityAlert(fileName: String, triggerKey: String, errors: [RecordError], applied: Int) -> Alert {
+    /// Warnings (records kept without a field, or with a term read conservatively) are listed after
+    /// the errors.
+    func dataQualityAlert(fileName: String, triggerKey: String, errors: [RecordError], warnings: [RecordError] = [], applied: Int) -> Alert {
         let count = errors.count
         let noun = count == 1 ? "record" : "records"
-        let evidence = errors.prefix(10).map { error in
+        let evidence = (errors.map { ($0, "") } + warnings.map { ($0, "kept: ") }).prefix(10).map { error, prefix in
             let place = [error.line.map { "line \($0)" }, error.segment.map { "segment \($0)" }, error.field].compactMap { $0 }
-            return Evidence(label: place.isEmpty ? "file" : place.joined(separator: ", "), value: error.detail, time: nil, record: nil)
+            return Evidence(label: place.isEmpty ? "file" : place.joined(separator: ", "), value: prefix + error.detail, time: nil, record: nil)
+        }
+        let kept = warnings.count == 1 ? "1 record kept with a warning" : "\(warnings.count) records kept with warnings"
+        let title: String
+        let reason: String
+        switch (count, warnings.count) {
+        case (_, 0):
+            title = "\(count) \(noun) rejected in inbox file \(fileName)"
+            reason = "\(count) \(noun) in \(fileName) could not be used (\(applied) applied). Safety rules could not evaluate what those records carried."
+        case (0, _):
+            title = "\(kept) in inbox file \(fileName)"
+            reason = "\(kept) in \(fileName) (\(applied) applied): a field could not be read and was left out, or a term no vocabulary maps was read conservatively."
+        default:
+            title = "\(count) \(noun) rejected, \(kept) in inbox file \(fileName)"
+            reason = "\(count) \(noun) in \(fileName) could not be used and \(kept) (\(applied) applied). Safety rules could not evaluate what the rejected records carried."
         }
         return Alert(
             rule: "data-quality", severity: .warning, subject: nil, trial: configuration.trial.id, triggerKey: triggerKey,
-            records: [], value: "\(count) rejected",
-            title: "\(count) \(noun) rejected in inbox file \(fileName)",
-            reason: "\(count) \(noun) in \(fileName) could not be used (\(applied) applied). "
-                + "Safety rules could not evaluate what those records carried.",
-            action: "Read rejected/\(fileName).errors.json, correct the records at the source and drop a corrected file in the inbox.",
+            records: [], value: warnings.isEmpty ? "\(count) rejected" : "\(count) rejected, \(warnings.count) kept with warnings",
+            title: title, reason: reason,
+            action: "Read rejected/\(fileName).errors.json, correct the records at the source (or map the term in vocabularies: of vigil.yaml) and drop a corrected file in the inbox.",
             evidence: Array(evidence), raisedAt: now)
     }
 }

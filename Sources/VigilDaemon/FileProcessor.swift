@@ -405,8 +405,8 @@ public final class FileProcessor: Sendable {
         try StageTimer.measure(&cost.rules) {
             _ = try evaluator.evaluate(applied, in: tx)
             _ = try TrialMonitor(configuration: configuration, now: now).evaluate(applied: applied, fullPass: !retracted.isEmpty, in: tx)
-            if !parsed.errors.isEmpty {
-                try tx.record(evaluator.dataQualityAlert(fileName: name, triggerKey: sha, errors: parsed.errors, applied: applied.count))
+            if !parsed.errors.isEmpty || !parsed.warnings.isEmpty {
+                try tx.record(evaluator.dataQualityAlert(fileName: name, triggerKey: sha, errors: parsed.errors, warnings: parsed.warnings, applied: applied.count))
             }
         }
         return try StageTimer.measure(&cost.store) {
@@ -415,7 +415,7 @@ public final class FileProcessor: Sendable {
                 sha256: sha, name: name, receivedAt: now, outcome: usable ? .archived : .rejected,
                 applied: applied.count, rejected: parsed.errors.count, unchanged: unchanged,
                 destination: try destination(for: name, usable: usable, sha: sha, now: now, directories: configuration.directories, timeZone: configuration.trial.siteTimeZone),
-                errorsJSON: parsed.errors.isEmpty ? nil : Self.errorsJSON(file: name, errors: parsed.errors))
+                errorsJSON: parsed.errors.isEmpty && parsed.warnings.isEmpty ? nil : Self.errorsJSON(file: name, errors: parsed.errors, warnings: parsed.warnings))
             try tx.recordFile(entry)
             return entry
         }
@@ -645,9 +645,11 @@ public final class FileProcessor: Sendable {
     /// The `NAME.errors.json` report: one object per bad record with file, location, field, the shape
     /// of the value found, error and expectation. It is kept in the file ledger too, so it never holds
     /// a rejected value (docs/ARCHITECTURE.md §3.1): the file beside it in `rejected/` does.
-    static func errorsJSON(file: String, errors: [RecordError]) -> String {
-        let objects: [[String: Any]] = errors.map { error in
-            var object: [String: Any] = ["file": ProducerText.visible(file), "error": ProducerText.visible(error.error)]
+    /// Warnings follow the errors, each with `"outcome": "kept"` (the record was applied without the
+    /// field, or with its term read conservatively); errors have `"outcome": "rejected"`.
+    static func errorsJSON(file: String, errors: [RecordError], warnings: [RecordError] = []) -> String {
+        let objects: [[String: Any]] = (errors.map { ($0, "rejected") } + warnings.map { ($0, "kept") }).map { error, outcome in
+            var object: [String: Any] = ["file": ProducerText.visible(file), "error": ProducerText.visible(error.error), "outcome": outcome]
             if let line = error.line { object["line"] = line }
             if let segment = error.segment { object["segment"] = segment }
             if let field = error.field { object["field"] = ProducerText.visible(field) }

@@ -32,7 +32,7 @@ struct TrialMonitor {
             }
         }
         guard touchesTrial || fullPass else { return try clockReminders(in: tx) }
-        let infusions = try tx.infusions()
+        let infusions = try tx.infusions().mapValues { $0.period(zone: siteZone) }
         for record in applied {
             guard case .adverseEvent(let ae) = record else { continue }
             for rule in stopping.haltRules where rule.matches(ae, infusion: infusions[ae.subject], zone: siteZone) {
@@ -50,12 +50,14 @@ struct TrialMonitor {
         return alerts
     }
 
-    func evidence(_ ae: AdverseEvent, infusion: Date?) -> [Evidence] {
+    func evidence(_ ae: AdverseEvent, infusion: ReportedPeriod?) -> [Evidence] {
         var items = [Evidence(label: "adverse event", value: "\(ae.term)\(ae.meddraPT.map { " (PT \($0))" } ?? "")", time: ae.onsetTime, record: ae.id)]
         items.append(Evidence(label: "grade / causality", value: "\(ae.grade.map { "grade \($0)" } ?? "grade ?"), \(ae.related ?? "causality not given")", time: nil, record: ae.id))
         if ae.isSerious { items.append(Evidence(label: "seriousness (ICH E2A)", value: ae.serious.joined(separator: ", ").ifEmpty("fatal outcome"), time: nil, record: ae.id)) }
         if let expected = ae.expected { items.append(Evidence(label: "expectedness", value: expected ? "expected" : "unexpected", time: nil, record: ae.id)) }
-        if let infusion { items.append(Evidence(label: "infusion (D0)", value: "D0", time: infusion, record: nil)) }
+        if let infusion {
+            items.append(Evidence(label: "infusion (D0)", value: infusion.isInstant ? "D0" : "D0 (date only: the whole day counted)", time: infusion.start, record: nil))
+        }
         return items
     }
 
@@ -80,7 +82,7 @@ struct TrialMonitor {
     }
 
     /// Bayesian and count rules on the subjects evaluable now.
-    func monitoring(infusions: [String: Date], in tx: StoreTransaction) throws -> [Alert] {
+    func monitoring(infusions: [String: ReportedPeriod], in tx: StoreTransaction) throws -> [Alert] {
         let toxicity = stopping.toxicity
         // Each subject's adverse events come from the transaction's per-subject cache: decoding the
         // whole trial's at every adverse-event file made the cost grow with the store.

@@ -126,7 +126,7 @@ struct FieldReader {
         let loinc = string("loinc", required: false)
         guard errors.count == before, let id, let subject, let time, let code, let raw else { return nil }
         do {
-            let normal = try CanonicalCodes.normalise(code: code, raw: raw, unit: unit)
+            let normal = try CanonicalCodes.normalise(code: code, raw: raw, unit: unit, units: options.units)
             var bounds: [Double?] = []
             for (key, bound) in [("low", low), ("high", high)] {
                 let converted = bound.map(normal.conversion.apply)

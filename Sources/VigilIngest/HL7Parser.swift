@@ -17,11 +17,27 @@ public struct HL7Parser: Sendable {
         if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { bytes.removeFirst(3) }
         // MLLP framing: <VT> message <FS><CR>. The frame bytes only separate messages.
         for i in bytes.indices where bytes[i] == 0x0B || bytes[i] == 0x1C { bytes[i] = 0x0D }
+        var charsetWarning: RecordError?
         if String(validating: bytes, as: UTF8.self) == nil {
-            guard let latin1 = String(bytes: bytes, encoding: .isoLatin1), latin1.contains("8859") else {
-                return ParseResult(errors: [RecordError(segment: 1, error: "file is neither UTF-8 nor declared ISO 8859-1 (MSH-18)", expected: "UTF-8 text")])
+            let declared = Self.declaredCharacterSet(bytes)
+            switch declared.flatMap(HL7CharacterSet.init(msh18:)) {
+            case .utf8?:
+                return ParseResult(errors: [RecordError(segment: 1, field: "MSH-18", error: "MSH-18 declares UTF-8 or ASCII but the file is not valid UTF-8",
+                                                        expected: "UTF-8 text, or MSH-18 naming the character set used (8859/1, 8859/15, ...)")])
+            case let set?:
+                bytes = Array(set.decode(bytes).utf8)
+            case nil:
+                if options.hl7.strict || declared != nil {
+                    return ParseResult(errors: [RecordError(segment: 1, field: "MSH-18", value: declared,
+                                                            error: declared == nil ? "file is not UTF-8 and MSH-18 declares no character set" : "character set in MSH-18 not read",
+                                                            expected: "UTF-8 text, or MSH-18 one of " + HL7CharacterSet.names)])
+                }
+                // Undeclared 8-bit text: Windows-1252 (a superset of ISO 8859-1's printable characters)
+                // is what such senders use; numbers and codes are ASCII either way.
+                bytes = Array(HL7CharacterSet.windows1252.decode(bytes).utf8)
+                charsetWarning = RecordError(segment: 1, field: "MSH-18", error: "file is not UTF-8 and declares no character set; read as Windows-1252",
+                                             expected: "MSH-18 naming the character set (e.g. 8859/1)")
             }
-            bytes = Array(latin1.utf8)  // MSH-18 declared ISO 8859-1
         }
         // Segments end at CR, LF or CRLF (an empty line between CR and LF is dropped with the rest).
         let lines = bytes.split(omittingEmptySubsequences: true) { $0 == 0x0D || $0 == 0x0A }
@@ -29,6 +45,7 @@ public struct HL7Parser: Sendable {
             .filter { !$0.isEmpty }
 
         var result = ParseResult()
+        if let charsetWarning { result.warnings.append(charsetWarning) }
         var message: [HL7Segment] = []
         var encoding = HL7Encoding()
         func flush() {
@@ -66,6 +83,19 @@ public struct HL7Parser: Sendable {
         return result
     }
 
+    /// MSH-18 (first repetition, first component) of the file's first MSH, read on its bytes before
+    /// the text is decoded: the field separator is MSH's fourth byte.
+    static func declaredCharacterSet(_ bytes: [UInt8]) -> String? {
+        let lines = bytes.split(omittingEmptySubsequences: true) { $0 == 0x0D || $0 == 0x0A }
+        guard let msh = lines.first(where: { $0.starts(with: Array("MSH".utf8)) }), msh.count > 3 else { return nil }
+        let separator = msh[msh.startIndex + 3]
+        let fields = msh.split(separator: separator, omittingEmptySubsequences: false)
+        guard fields.count > 17 else { return nil }
+        let field = fields[17].prefix { $0 != 0x7E && $0 != 0x5E }  // first repetition, first component
+        let text = String(decoding: field, as: UTF8.self).trimmingSpaces()
+        return text.isEmpty ? nil : text
+    }
+
     func read(_ segments: [HL7Segment], into result: inout ParseResult) {
         let msh = segments[0]
         let type = [msh.component(9, 1), msh.component(9, 2)].compactMap { $0 }.joined(separator: "^")
@@ -73,11 +103,17 @@ public struct HL7Parser: Sendable {
         switch type {
         case "ORU^R01": reader.readResults()
         case "ADT^A02", "ADT^A03": reader.readTransfer(trigger: msh.component(9, 2) ?? "")
+        // Peers read an ORU without its trigger event, or with another result trigger (R30-R32:
+        // point-of-care results), as results: so does Vigil, unless hl7.strict is set.
+        case let other where !options.hl7.strict && ["ORU", "ORU^R30", "ORU^R31", "ORU^R32"].contains(other):
+            reader.notes.append("segment \(msh.index): message type \(other) read as ORU^R01 (hl7.strict is false)")
+            reader.readResults()
         default:
             reader.fail(msh, "MSH-9", type.isEmpty ? nil : type, "unsupported message type", expected: "ORU^R01, ADT^A02 or ADT^A03")
         }
         result.records += reader.records
         result.errors += reader.errors
+        result.warnings += reader.warnings
         result.notes += reader.notes
         result.retractions += reader.retractions
     }
@@ -89,6 +125,8 @@ struct HL7MessageReader {
     let options: IngestOptions
     var records: [LocatedRecord] = []
     var errors: [RecordError] = []
+    /// Results kept without an auxiliary field, or read leniently.
+    var warnings: [RecordError] = []
     var notes: [String] = []
     var retractions: [String] = []
 
@@ -105,6 +143,12 @@ struct HL7MessageReader {
     mutating func fail(_ segment: HL7Segment, _ field: String, _ value: String?, withheld: Bool = false, _ error: String, expected: String?) {
         errors.append(RecordError(segment: segment.index, field: field, value: value, withheld: withheld,
                                   error: "message \(ProducerText.visible(controlID, limit: 64)): \(error)", expected: expected))
+    }
+
+    /// The result is kept; `field` was left out or read leniently, as `error` says.
+    mutating func warn(_ segment: HL7Segment, _ field: String, _ value: String?, _ error: String, expected: String?) {
+        warnings.append(RecordError(segment: segment.index, field: field, value: value,
+                                    error: "message \(ProducerText.visible(controlID, limit: 64)): \(error)", expected: expected))
     }
 
     /// The trial subject id from PID-3, through the configured authority or identifier map.
@@ -160,7 +204,9 @@ struct HL7MessageReader {
         }
     }
 
-    static let statuses: [String: String] = ["F": "final", "C": "corrected", "P": "preliminary", "R": "preliminary"]
+    /// OBX-11 result statuses that carry a value (HL7 v2.5, table 0085): S (partial) is preliminary,
+    /// U (changed to final without retransmission, when the value is sent again) final.
+    static let statuses: [String: String] = ["F": "final", "C": "corrected", "P": "preliminary", "R": "preliminary", "S": "preliminary", "U": "final"]
 
     mutating func readObservation(_ obx: HL7Segment, subject: String, obr: HL7Segment?, orderTime: Date?) {
         // Identity: the order (filler, else placer, else message), the test code and the sub-id,
@@ -170,22 +216,35 @@ struct HL7MessageReader {
         let subID = obx.component(4, 1) ?? obx.component(1, 1) ?? "1"
         let id = "HL7-\(order)-\(identifier)-\(subID)"
 
-        let statusCode = obx.component(11, 1)?.uppercased() ?? "F"
+        // A result the trial does not monitor is skipped before anything else is checked.
+        if isIgnored(obx) {
+            notes.append("segment \(obx.index): \(ProducerText.visible(obx.component(3, 1) ?? "?", limit: 64)) is not monitored (mapping ignore list); result skipped")
+            return
+        }
+        var statusCode = obx.component(11, 1)?.uppercased() ?? "F"
         switch statusCode {
         case "D", "W":
             retractions.append(id)
             notes.append("segment \(obx.index): result \(id) withdrawn by the sender (OBX-11 \(statusCode))")
             return
-        case "X", "I", "N":
+        case "X", "I", "N", "O":
+            // X cannot be obtained, I pending, N not asked, O order detail only: no result yet.
             notes.append("segment \(obx.index): result \(id) has no value (OBX-11 \(statusCode)); nothing applied")
             return
-        case "P" where !options.hl7.acceptPreliminary, "R" where !options.hl7.acceptPreliminary:
+        case "P" where !options.hl7.acceptPreliminary, "R" where !options.hl7.acceptPreliminary, "S" where !options.hl7.acceptPreliminary:
             notes.append("segment \(obx.index): preliminary result \(id) not applied (hl7.accept_preliminary is false)")
             return
         default:
-            guard Self.statuses[statusCode] != nil else {
-                fail(obx, "OBX-11", statusCode, "unknown result status", expected: "F, C, P, R, X, D, W, I or N")
-                return
+            if Self.statuses[statusCode] == nil {
+                let expected = "F, C, P, R, S, U (a result), X, I, N, O (none yet) or D, W (withdrawn)"
+                if options.hl7.strict {
+                    fail(obx, "OBX-11", statusCode, "unknown result status", expected: expected)
+                    return
+                }
+                // A local status (Z…) or a typo: the value may matter, so it is read as a final
+                // result and the sender is told.
+                warn(obx, "OBX-11", statusCode, "unknown result status; the value is read as a final result", expected: expected)
+                statusCode = "F"
             }
         }
 
@@ -204,7 +263,13 @@ struct HL7MessageReader {
         }
         switch valueType {
         case "NM":
-            guard let number = CanonicalCodes.parseNumber(rawText) else {
+            // A comparator before an NM value ("<0.5") is common from analysers; peers keep it.
+            var numberText = Substring(rawText)
+            if let first = numberText.first, "<>".contains(first) {
+                comparator = String(numberText.prefix { "<>=".contains($0) })
+                numberText = numberText.dropFirst(comparator!.count)
+            }
+            guard let number = CanonicalCodes.parseNumber(String(numberText)) else {
                 fail(obx, "OBX-5", rawText, "NM value is not a number", expected: "a number")
                 return
             }
@@ -222,24 +287,46 @@ struct HL7MessageReader {
         case "CWE", "CE", "CNE", "CF":
             raw = .text(obx.component(5, 2) ?? obx.component(5, 1) ?? rawText)
         default:
-            fail(obx, "OBX-2", valueType, "unsupported value type", expected: "NM, SN, ST, TX, FT, CWE, CE or CNE")
+            let expected = "NM, SN, ST, TX, FT, CWE, CE or CNE"
+            if options.hl7.strict {
+                fail(obx, "OBX-2", valueType, "unsupported value type", expected: expected)
+            } else {
+                notes.append("segment \(obx.index): result \(id) has value type \(ProducerText.visible(valueType, limit: 16)), which Vigil does not read; result skipped")
+            }
             return
         }
-        let unit = obx.component(6, 1) ?? obx.component(6, 2)
+        // A text or coded value where the code is measured ("see comment", "hemolysed") is not a
+        // result to read: skipped with a note, unless hl7.strict is set.
+        if case .text = raw, ["ST", "TX", "FT", "CWE", "CE", "CNE", "CF"].contains(valueType), !options.hl7.strict,
+           case .numeric? = CanonicalCodes.all[code]?.kind {
+            notes.append("segment \(obx.index): result \(id) is text of type \(valueType) where a number is monitored; result skipped")
+            return
+        }
+        let unit: String?
+        switch MDCUnits.read(identifier: obx.component(6, 1), text: obx.component(6, 2)) {
+        case .notMDC: unit = obx.component(6, 1) ?? obx.component(6, 2)
+        case .unit(let spelling): unit = spelling
+        case .conflict(let reason):
+            fail(obx, "OBX-6", obx.value(6), reason, expected: "an IEEE 11073 MDC unit whose code and reference id agree, one of: "
+                 + MDCUnits.byReferenceID.keys.sorted().joined(separator: ", "))
+            return
+        }
         do {
-            let normal = try CanonicalCodes.normalise(code: code, raw: raw, unit: unit)
+            let normal = try CanonicalCodes.normalise(code: code, raw: raw, unit: unit, units: options.units)
             var low: Double?
             var high: Double?
+            // A reference range that cannot be read never drops the result: kept without it.
             if let range = obx.value(7) {
-                guard let bounds = Self.referenceRange(range) else {
-                    fail(obx, "OBX-7", range, "reference range not understood", expected: "low-high, <high or >low, e.g. 0.5-2.2")
-                    return
-                }
-                low = bounds.low.map(normal.conversion.apply)
-                high = bounds.high.map(normal.conversion.apply)
-                guard low?.isFinite != false, high?.isFinite != false else {
-                    fail(obx, "OBX-7", range, ReferenceLimit.outOfRange(unit: normal.unit), expected: ReferenceLimit.expected)
-                    return
+                if let bounds = Self.referenceRange(range) {
+                    low = bounds.low.map(normal.conversion.apply)
+                    high = bounds.high.map(normal.conversion.apply)
+                    if low?.isFinite == false || high?.isFinite == false {
+                        warn(obx, "OBX-7", range, ReferenceLimit.outOfRange(unit: normal.unit) + "; result kept without a range", expected: ReferenceLimit.expected)
+                        low = nil
+                        high = nil
+                    }
+                } else {
+                    warn(obx, "OBX-7", range, "reference range not understood; result kept without it", expected: "low-high, <high or >low, e.g. 0.5-2.2")
                 }
             }
             let flags = obx.repetitions(8).compactMap { obx.component(8, 1, repetition: $0) }
@@ -252,6 +339,19 @@ struct HL7MessageReader {
             let field = error.field == "unit" ? "OBX-6" : error.field == "code" ? "OBX-3" : "OBX-5"
             fail(obx, field, error.field == "unit" ? (unit ?? "") : rawText, error.message, expected: error.expected)
         }
+    }
+
+    /// True when an OBX-3 coding is on the ignore list and none maps to a monitored code.
+    func isIgnored(_ obx: HL7Segment) -> Bool {
+        var ignored = false
+        for case let (code?, system) in [(obx.component(3, 1), obx.component(3, 3)), (obx.component(3, 4), obx.component(3, 6))] {
+            switch options.mapping.lookup(code, in: system?.uppercased() == "LN" ? .loinc : .local) {
+            case .code: return false
+            case .ignored: ignored = true
+            case .unknown: continue
+            }
+        }
+        return ignored
     }
 
     /// OBX-3 → canonical code through the LOINC table (coding system LN, primary or alternate) or the local table.
@@ -326,5 +426,44 @@ struct HL7MessageReader {
         }
         if options.hl7.isICU(location) { add("icu_discharge", at: when) }
         if records.isEmpty, errors.isEmpty { notes.append("message \(controlID): discharge from a non-ICU location; nothing applied") }
+    }
+}
+
+/// The character sets an HL7 v2 sender may declare in MSH-18 (HL7 v2.5, table 0211) that Vigil reads.
+enum HL7CharacterSet: Equatable {
+    case utf8
+    case latin1
+    case latin2
+    case latin9
+    case windows1252
+
+    static let names = "UNICODE UTF-8, ASCII, 8859/1, 8859/2, 8859/15, ISO IR6, ISO IR100, ISO IR101, WINDOWS-1252"
+
+    init?(msh18 text: String) {
+        switch text.uppercased().replacingOccurrences(of: "_", with: " ").replacingOccurrences(of: "-", with: " ") {
+        case "UNICODE UTF 8", "UTF 8", "UTF8", "ASCII", "ISO IR6", "ISO IR 6": self = .utf8
+        case "8859/1", "ISO IR100", "ISO IR 100", "ISO 8859 1", "LATIN1": self = .latin1
+        case "8859/2", "ISO IR101", "ISO IR 101", "ISO 8859 2": self = .latin2
+        case "8859/15", "ISO 8859 15": self = .latin9
+        case "WINDOWS 1252", "CP1252": self = .windows1252
+        default: return nil
+        }
+    }
+
+    /// `bytes` as text; every byte decodes to some character in these single-byte sets.
+    func decode(_ bytes: [UInt8]) -> String {
+        switch self {
+        case .utf8: return String(decoding: bytes, as: UTF8.self)
+        case .latin1: return String(bytes: bytes, encoding: .isoLatin1) ?? String(decoding: bytes, as: UTF8.self)
+        case .latin2: return String(bytes: bytes, encoding: .isoLatin2) ?? String(decoding: bytes, as: UTF8.self)
+        case .windows1252: return String(bytes: bytes, encoding: .windowsCP1252) ?? HL7CharacterSet.latin1.decode(bytes)
+        case .latin9:
+            // ISO 8859-15 is ISO 8859-1 with eight positions changed.
+            let changed: [UInt8: Unicode.Scalar] = [0xA4: "\u{20AC}", 0xA6: "\u{160}", 0xA8: "\u{161}", 0xB4: "\u{17D}",
+                                                   0xB8: "\u{17E}", 0xBC: "\u{152}", 0xBD: "\u{153}", 0xBE: "\u{178}"]
+            var scalars = String.UnicodeScalarView()
+            for byte in bytes { scalars.append(changed[byte] ?? Unicode.Scalar(byte)) }
+            return String(scalars)
+        }
     }
 }

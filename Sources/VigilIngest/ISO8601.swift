@@ -35,10 +35,16 @@ public enum ISO8601 {
         var offsetSeconds: Int?
         if index < chars.count {
             guard take(84) || take(116) || take(32) else { return nil }  // 'T', 't' or ' '
-            guard let hour = digits(2), take(58), let minute = digits(2) else { return nil }
+            // An hour alone (`2026-11-23T06`) is ISO 8601 reduced precision, as SDTM --DTC allows.
+            guard let hour = digits(2) else { return nil }
             components.hour = hour
-            components.minute = minute
+            var hasMinutes = false
             if take(58) {
+                guard let minute = digits(2) else { return nil }
+                components.minute = minute
+                hasMinutes = true
+            }
+            if hasMinutes, take(58) {
                 guard let second = digits(2) else { return nil }
                 components.second = second
                 if take(46) || take(44) {

@@ -61,11 +61,16 @@ public struct RecordError: Error, Sendable, Equatable, Codable {
     }
 }
 
-/// What parsing one file produced: the valid records with their lines, the located errors, and
-/// notes worth logging (such as a time read in the site time zone because it had no offset).
+/// What parsing one file produced: the valid records with their lines, the located errors, the
+/// warnings, and notes worth logging (such as a time read in the site time zone because it had no
+/// offset).
 public struct ParseResult: Sendable, Equatable {
     public var records: [LocatedRecord]
+    /// Records that could not be used at all: each is left out.
     public var errors: [RecordError]
+    /// Records kept without an auxiliary field that could not be read (a reference range), or with
+    /// a term no vocabulary maps (read conservatively): each raises the file's data-quality warning.
+    public var warnings: [RecordError] = []
     public var notes: [String]
     /// Ids of earlier records the sender withdrew (HL7 OBX-11 = D or W): no longer current values.
     public var retractions: [String]

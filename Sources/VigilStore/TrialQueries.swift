@@ -33,9 +33,10 @@ enum TrialQueries {
     }
 
     /// First infusion time per subject (D0).
-    static func infusions(_ db: Database) throws -> [String: Date] {
-        var out: [String: Date] = [:]
-        for event in try events(db, kind: "infusion") where out[event.subject] == nil { out[event.subject] = event.time }
+    /// Each infused subject's first infusion event (D0), with its reported precision in its attributes.
+    static func infusions(_ db: Database) throws -> [String: ClinicalEvent] {
+        var out: [String: ClinicalEvent] = [:]
+        for event in try events(db, kind: "infusion") where out[event.subject] == nil { out[event.subject] = event }
         return out
     }
 
@@ -56,7 +57,7 @@ extension StoreTransaction {
                        arguments: [String(decoding: try Self.encoder.encode(state), as: UTF8.self)])
     }
 
-    public func infusions() throws -> [String: Date] { try TrialQueries.infusions(db) }
+    public func infusions() throws -> [String: ClinicalEvent] { try TrialQueries.infusions(db) }
     public func susarClocks() throws -> [StoredSUSARClock] { try TrialQueries.clocks(db) }
 
     /// Starts a SUSAR clock; an existing one (same adverse event) keeps its original awareness time.
@@ -69,7 +70,7 @@ extension StoreTransaction {
 extension VigilStore {
     public func trialState() throws -> TrialState { try pool.read { try TrialQueries.trialState($0) } }
     public func allAdverseEvents() throws -> [AdverseEvent] { try pool.read { try TrialQueries.allAdverseEvents($0) } }
-    public func infusions() throws -> [String: Date] { try pool.read { try TrialQueries.infusions($0) } }
+    public func infusions() throws -> [String: ClinicalEvent] { try pool.read { try TrialQueries.infusions($0) } }
     public func events(kind: String) throws -> [ClinicalEvent] { try pool.read { try TrialQueries.events($0, kind: kind) } }
     public func susarClocks() throws -> [StoredSUSARClock] { try pool.read { try TrialQueries.clocks($0) } }
 

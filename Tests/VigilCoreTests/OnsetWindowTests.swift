@@ -36,14 +36,14 @@ final class OnsetWindowTests: XCTestCase {
     /// The case: anaphylaxis reported on 2026-12-04 after an infusion at 2026-12-02T10:00Z.
     /// The whole day is 38 to 62 h after the infusion and the window is 24 h: no halt.
     func testDateOnlyOnsetAfterTheWindowDoesNotHalt() {
-        XCTAssertFalse(halt("anaphylaxis-24h").matches(ae("Anaphylactic reaction", onset: "2026-12-04", zone: utc), infusion: d0, zone: utc))
+        XCTAssertFalse(halt("anaphylaxis-24h").matches(ae("Anaphylactic reaction", onset: "2026-12-04", zone: utc), infusion: .instant(d0), zone: utc))
     }
 
     /// Both 24 h windows (anaphylaxis, grade ≥ 3 infusion reaction) end at 2026-12-03T10:00Z.
     func testTwentyFourHourWindowsAtBothEdges() {
         for (id, term) in [("anaphylaxis-24h", "Anaphylactic reaction"), ("infusion-reaction-24h", "Infusion related reaction")] {
             let rule = halt(id)
-            func matches(_ onset: String, _ zone: TimeZone) -> Bool { rule.matches(ae(term, onset: onset, zone: zone), infusion: d0, zone: zone) }
+            func matches(_ onset: String, _ zone: TimeZone) -> Bool { rule.matches(ae(term, onset: onset, zone: zone), infusion: .instant(d0), zone: zone) }
             // Upper edge.
             XCTAssertTrue(matches("2026-12-03", utc), "\(id): the day holding the window's end")
             XCTAssertFalse(matches("2026-12-04", utc), "\(id): the day after the window's end")
@@ -67,22 +67,22 @@ final class OnsetWindowTests: XCTestCase {
         let rule = halt("anaphylaxis-24h")
         let lateInfusion = ISO8601DateFormatter().date(from: "2026-12-02T23:30:00Z")!  // 00:30 on 3 December in Paris
         let onset = "2026-12-02"
-        XCTAssertFalse(rule.matches(ae("Anaphylactic reaction", onset: onset, zone: paris), infusion: lateInfusion, zone: paris),
+        XCTAssertFalse(rule.matches(ae("Anaphylactic reaction", onset: onset, zone: paris), infusion: .instant(lateInfusion), zone: paris),
                        "2 December in Paris ended at 23:00Z, before the infusion")
-        XCTAssertTrue(rule.matches(ae("Anaphylactic reaction", onset: onset, zone: utc), infusion: lateInfusion, zone: utc),
+        XCTAssertTrue(rule.matches(ae("Anaphylactic reaction", onset: onset, zone: utc), infusion: .instant(lateInfusion), zone: utc),
                       "2 December in UTC runs to 24:00Z, past the infusion")
         let windowEnd = lateInfusion.addingTimeInterval(86400)  // 2026-12-03T23:30Z = 00:30 on 4 December in Paris
         XCTAssertEqual(windowEnd, ISO8601DateFormatter().date(from: "2026-12-03T23:30:00Z")!)
-        XCTAssertTrue(rule.matches(ae("Anaphylactic reaction", onset: "2026-12-04", zone: paris), infusion: lateInfusion, zone: paris),
+        XCTAssertTrue(rule.matches(ae("Anaphylactic reaction", onset: "2026-12-04", zone: paris), infusion: .instant(lateInfusion), zone: paris),
                       "4 December in Paris began at 23:00Z, inside the window")
-        XCTAssertFalse(rule.matches(ae("Anaphylactic reaction", onset: "2026-12-04", zone: utc), infusion: lateInfusion, zone: utc),
+        XCTAssertFalse(rule.matches(ae("Anaphylactic reaction", onset: "2026-12-04", zone: utc), infusion: .instant(lateInfusion), zone: utc),
                        "4 December in UTC begins after the window")
     }
 
     /// 30 days of the thromboembolism rule: 720 h after 2026-12-02T10:00Z is 2027-01-01T10:00Z.
     func testThromboembolismWindowAtBothEdges() {
         let rule = halt("thromboembolism-30d")
-        func matches(_ onset: String) -> Bool { rule.matches(ae("Pulmonary embolism", onset: onset, zone: utc), infusion: d0, zone: utc) }
+        func matches(_ onset: String) -> Bool { rule.matches(ae("Pulmonary embolism", onset: onset, zone: utc), infusion: .instant(d0), zone: utc) }
         XCTAssertTrue(matches("2027-01-01"), "the 30th day after, holding the window's end")
         XCTAssertFalse(matches("2027-01-02"), "the day after the window's end")
         XCTAssertTrue(matches("2026-12-02"), "the infusion day")
@@ -97,7 +97,7 @@ final class OnsetWindowTests: XCTestCase {
     /// Toxicity: grade ≥ 3, at least possibly related, onset by Day 10 (2026-12-12T10:00Z here).
     func testToxicityWindowToDayTenAtBothEdges() {
         let monitoring = ToxicityMonitoring()
-        func toxic(_ onset: String) -> Bool { monitoring.isToxicity(ae("Rash", onset: onset, zone: utc), infusion: d0, zone: utc) }
+        func toxic(_ onset: String) -> Bool { monitoring.isToxicity(ae("Rash", onset: onset, zone: utc), infusion: .instant(d0), zone: utc) }
         XCTAssertTrue(toxic("2026-12-12"), "Day 10 itself")
         XCTAssertFalse(toxic("2026-12-13"), "the day after Day 10")
         XCTAssertTrue(toxic("2026-12-12T10:00Z"), "the last minute of the window")
@@ -107,16 +107,43 @@ final class OnsetWindowTests: XCTestCase {
         XCTAssertFalse(toxic("2026-12-02T09:00Z"), "an hour before the infusion")
     }
 
+    /// An infusion known to its day only (SDTM EXSTDTC "2026-12-02"): the window opens at the day's
+    /// first instant and closes its length after the day's last, so every instant the infusion may
+    /// have been at is covered and no event that may lie inside is missed.
+    func testDateOnlyInfusionOpensTheWindowForTheWholeDay() {
+        let day = ReportedPeriod.of("2026-12-02", start: start("2026-12-02", zone: utc), zone: utc)
+        XCTAssertFalse(day.isInstant)
+        let rule = halt("anaphylaxis-24h")
+        func matches(_ onset: String) -> Bool { rule.matches(ae("Anaphylactic reaction", onset: onset, zone: utc), infusion: day, zone: utc) }
+        // Upper edge: 24 h after the end of 2 December is 2026-12-04T00:00Z.
+        XCTAssertTrue(matches("2026-12-03T23:59Z"), "24 h after some instant of the infusion day")
+        XCTAssertTrue(matches("2026-12-04T00:00Z"), "24 h after the day's last instant")
+        XCTAssertFalse(matches("2026-12-04T00:01Z"), "more than 24 h after any instant of the day")
+        XCTAssertFalse(matches("2026-12-05"), "the whole day is over 24 h after the infusion day")
+        // Lower edge: the day before the infusion day is outside.
+        XCTAssertTrue(matches("2026-12-02T00:00Z"), "the infusion day's first minute")
+        XCTAssertFalse(matches("2026-12-01T23:59Z"), "the minute before the infusion day")
+        // Day 10 counts from the day's end for evaluability: 2026-12-13T00:00Z.
+        let monitoring = ToxicityMonitoring()
+        let noToxicity: [AdverseEvent] = []
+        XCTAssertEqual(monitoring.evaluable(infusions: ["LYS-01-001": day], adverseEvents: noToxicity, now: start("2026-12-12T23:59:00Z", zone: utc), zone: utc), [],
+                       "Day 10 may not have passed yet")
+        XCTAssertEqual(monitoring.evaluable(infusions: ["LYS-01-001": day], adverseEvents: noToxicity, now: start("2026-12-13T00:00:00Z", zone: utc), zone: utc).count, 1,
+                       "Day 10 has passed whenever on 2 December the infusion was")
+        XCTAssertTrue(monitoring.isToxicity(ae("Rash", onset: "2026-12-12T23:00Z", zone: utc), infusion: day, zone: utc), "may be by Day 10")
+        XCTAssertFalse(monitoring.isToxicity(ae("Rash", onset: "2026-12-13T00:01Z", zone: utc), infusion: day, zone: utc), "after Day 10 whatever the time")
+    }
+
     /// A day is what the site's calendar says: 23 h when the clocks go forward (Paris, 28 March
     /// 2027), 25 h when they go back (25 October 2026).
     func testDaysAcrossClockChangesAreTheCalendarsDays() {
-        let spring = OnsetPeriod.of("2027-03-28", start: start("2027-03-28", zone: paris), zone: paris)
+        let spring = ReportedPeriod.of("2027-03-28", start: start("2027-03-28", zone: paris), zone: paris)
         XCTAssertEqual(spring.end.timeIntervalSince(spring.start), 23 * 3600)
-        let autumn = OnsetPeriod.of("2026-10-25", start: start("2026-10-25", zone: paris), zone: paris)
+        let autumn = ReportedPeriod.of("2026-10-25", start: start("2026-10-25", zone: paris), zone: paris)
         XCTAssertEqual(autumn.end.timeIntervalSince(autumn.start), 25 * 3600)
-        let instant = OnsetPeriod.of("2026-12-03T10:00:00Z", start: d0, zone: paris)
+        let instant = ReportedPeriod.of("2026-12-03T10:00:00Z", start: d0, zone: paris)
         XCTAssertEqual(instant.start, instant.end, "a time to the second is an instant")
-        let minute = OnsetPeriod.of("2026-12-03T10:00+01:00", start: d0, zone: paris)
+        let minute = ReportedPeriod.of("2026-12-03T10:00+01:00", start: d0, zone: paris)
         XCTAssertEqual(minute.end.timeIntervalSince(minute.start), 60)
     }
 }

@@ -25,23 +25,23 @@ final class StoppingRulesTests: XCTestCase {
     }
 
     func testAnaphylaxisAndInfusionReactionWithin24Hours() {
-        XCTAssertTrue(rule("anaphylaxis-24h").matches(ae(term: "Anaphylactic reaction", grade: 2, related: nil, hoursAfterD0: 23), infusion: d0, zone: utc))
-        XCTAssertFalse(rule("anaphylaxis-24h").matches(ae(term: "Anaphylactic reaction", hoursAfterD0: 26), infusion: d0, zone: utc), "after 24 h")
-        XCTAssertTrue(rule("infusion-reaction-24h").matches(ae(term: "Infusion related reaction", grade: 3, hoursAfterD0: 1), infusion: d0, zone: utc))
-        XCTAssertFalse(rule("infusion-reaction-24h").matches(ae(term: "Infusion related reaction", grade: 2, hoursAfterD0: 1), infusion: d0, zone: utc), "grade 2")
+        XCTAssertTrue(rule("anaphylaxis-24h").matches(ae(term: "Anaphylactic reaction", grade: 2, related: nil, hoursAfterD0: 23), infusion: .instant(d0), zone: utc))
+        XCTAssertFalse(rule("anaphylaxis-24h").matches(ae(term: "Anaphylactic reaction", hoursAfterD0: 26), infusion: .instant(d0), zone: utc), "after 24 h")
+        XCTAssertTrue(rule("infusion-reaction-24h").matches(ae(term: "Infusion related reaction", grade: 3, hoursAfterD0: 1), infusion: .instant(d0), zone: utc))
+        XCTAssertFalse(rule("infusion-reaction-24h").matches(ae(term: "Infusion related reaction", grade: 2, hoursAfterD0: 1), infusion: .instant(d0), zone: utc), "grade 2")
     }
 
     func testThromboembolismWithin30DaysWhateverTheCausality() {
-        XCTAssertTrue(rule("thromboembolism-30d").matches(ae(term: "Pulmonary embolism", related: "not_related", hoursAfterD0: 29 * 24), infusion: d0, zone: utc))
-        XCTAssertFalse(rule("thromboembolism-30d").matches(ae(term: "Deep vein thrombosis", hoursAfterD0: 32 * 24), infusion: d0, zone: utc))
+        XCTAssertTrue(rule("thromboembolism-30d").matches(ae(term: "Pulmonary embolism", related: "not_related", hoursAfterD0: 29 * 24), infusion: .instant(d0), zone: utc))
+        XCTAssertFalse(rule("thromboembolism-30d").matches(ae(term: "Deep vein thrombosis", hoursAfterD0: 32 * 24), infusion: .instant(d0), zone: utc))
         XCTAssertTrue(rule("thromboembolism-30d").matches(ae(term: "Deep vein thrombosis"), infusion: nil, zone: utc), "unknown D0: never silently excluded")
     }
 
     func testRelatedDeathAndSUSAR() {
-        XCTAssertTrue(rule("related-death").matches(ae(term: "Septic shock", grade: 5, serious: ["death"], related: "possible", outcome: "fatal"), infusion: d0, zone: utc))
-        XCTAssertFalse(rule("related-death").matches(ae(term: "Septic shock", grade: 5, serious: ["death"], related: "unlikely", outcome: "fatal"), infusion: d0, zone: utc))
+        XCTAssertTrue(rule("related-death").matches(ae(term: "Septic shock", grade: 5, serious: ["death"], related: "possible", outcome: "fatal"), infusion: .instant(d0), zone: utc))
+        XCTAssertFalse(rule("related-death").matches(ae(term: "Septic shock", grade: 5, serious: ["death"], related: "unlikely", outcome: "fatal"), infusion: .instant(d0), zone: utc))
         let susar = ae(term: "Hepatitis", serious: ["hospitalisation"], related: "probable", expected: false)
-        XCTAssertTrue(rule("susar").matches(susar, infusion: d0, zone: utc))
+        XCTAssertTrue(rule("susar").matches(susar, infusion: .instant(d0), zone: utc))
         XCTAssertTrue(SUSARClock.isSUSAR(susar))
         XCTAssertFalse(SUSARClock.isSUSAR(ae(term: "Hepatitis", serious: ["hospitalisation"], related: "probable", expected: true)), "expected: not a SUSAR")
         XCTAssertFalse(SUSARClock.isSUSAR(ae(term: "Hepatitis", serious: [], related: "probable", expected: false)), "not serious")
@@ -65,7 +65,7 @@ final class StoppingRulesTests: XCTestCase {
 
     func testEvaluabilityAndBayesianStop() {
         var monitoring = ToxicityMonitoring()
-        let infusions = ["LYS-01-001": d0, "LYS-01-002": d0, "LYS-01-003": d0, "LYS-01-004": d0.addingTimeInterval(5 * 86400)]
+        let infusions = ["LYS-01-001": d0, "LYS-01-002": d0, "LYS-01-003": d0, "LYS-01-004": d0.addingTimeInterval(5 * 86400)].mapValues(ReportedPeriod.instant)
         let toxic = (1...3).map { ae("AE-\($0)", term: "Rash", grade: 3, related: "probable", hoursAfterD0: 48, subject: "LYS-01-00\($0)") }
         let day3 = d0.addingTimeInterval(3 * 86400)
         let evaluable = monitoring.evaluable(infusions: infusions, adverseEvents: toxic, now: day3, zone: utc)
@@ -78,6 +78,6 @@ final class StoppingRulesTests: XCTestCase {
         monitoring.countRules = [.init(toxicities: 2, amongFirst: 3)]
         monitoring.bayesian.threshold = 0.9999
         XCTAssertEqual(monitoring.stopDecision(evaluable)?.rule, "count-2-of-3")
-        XCTAssertFalse(monitoring.isToxicity(ae(term: "Rash", grade: 3, related: "probable", hoursAfterD0: 11 * 24), infusion: d0, zone: utc), "after Day 10")
+        XCTAssertFalse(monitoring.isToxicity(ae(term: "Rash", grade: 3, related: "probable", hoursAfterD0: 11 * 24), infusion: .instant(d0), zone: utc), "after Day 10")
     }
 }

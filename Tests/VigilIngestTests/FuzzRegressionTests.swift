@@ -57,7 +57,7 @@ final class FuzzRegressionTests: XCTestCase {
         for record in fine.records { XCTAssertNoThrow(try Digest.canonicalJSON(record.record)) }
     }
 
-    func testSDTMReferenceLimitOverflowingItsConversionIsRefused() {
+    func testSDTMReferenceLimitOverflowingItsConversionIsLeftOut() {
         let csv = """
             STUDYID,USUBJID,VSSEQ,VSTESTCD,VSORRES,VSORRESU,VSORNRLO,VSDTC
             LYSYME,LYSYME-LYS-01-001,1,TEMP,100,degF,1e308,2026-11-23T06:40
@@ -66,11 +66,14 @@ final class FuzzRegressionTests: XCTestCase {
         let mapped = try! IngestOptions(subjectPattern: options.subjectPattern, siteTimeZone: options.siteTimeZone,
                                         mapping: CodeMapping(tables: [.sdtm: ["TEMP": "temperature"]]), hl7: options.hl7)
         let result = SDTMParser(options: mapped).parse(Data(csv.utf8))
-        XCTAssertEqual(result.records, [])
-        XCTAssertEqual(result.errors.map(\.summary), ["line 2, field VSORNRLO: reference limit out of range: not a finite number in °C (found text of 5 characters: digits, letters; expected a reference limit of the size of a measured value)"])
+        // The result is kept without the limit (an auxiliary field never drops a result).
+        XCTAssertEqual(result.errors, [])
+        XCTAssertEqual(result.records.count, 1)
+        for record in result.records { XCTAssertNoThrow(try Digest.canonicalJSON(record.record)) }
+        XCTAssertEqual(result.warnings.map(\.summary), ["line 2, field VSORNRLO: reference limit out of range: not a finite number in °C; result kept without it (found text of 5 characters: digits, letters; expected a reference limit of the size of a measured value)"])
     }
 
-    func testHL7ReferenceRangeOverflowingItsConversionIsRefused() {
+    func testHL7ReferenceRangeOverflowingItsConversionIsLeftOut() {
         let mapped = try! IngestOptions(subjectPattern: options.subjectPattern, siteTimeZone: options.siteTimeZone,
                                         mapping: CodeMapping(tables: [.loinc: ["8310-5": "temperature"]]), hl7: options.hl7)
         let file = [
@@ -80,8 +83,13 @@ final class FuzzRegressionTests: XCTestCase {
             "OBX|1|NM|8310-5^Body temperature^LN|1|100|[degF]|-1e308-104||||F",
         ].joined(separator: "\r")
         let result = HL7Parser(options: mapped).parse(Data(file.utf8))
-        XCTAssertEqual(result.records, [])
-        XCTAssertEqual(result.errors.map(\.field), ["OBX-7"])
-        XCTAssertTrue(result.errors.first?.error.hasSuffix("reference limit out of range: not a finite number in °C") == true, "\(result.errors.map(\.summary))")
+        XCTAssertEqual(result.errors, [])
+        XCTAssertEqual(result.records.count, 1)
+        for record in result.records { XCTAssertNoThrow(try Digest.canonicalJSON(record.record)) }
+        guard case .observation(let temperature)? = result.records.first?.record else { return XCTFail("expected the result") }
+        XCTAssertNil(temperature.low)
+        XCTAssertNil(temperature.high)
+        XCTAssertEqual(result.warnings.map(\.field), ["OBX-7"])
+        XCTAssertTrue(result.warnings.first?.error.contains("reference limit out of range: not a finite number in °C") == true, "\(result.warnings.map(\.summary))")
     }
 }

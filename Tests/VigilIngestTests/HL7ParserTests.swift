@@ -109,7 +109,9 @@ final class HL7ParserTests: XCTestCase {
                             "OBX|4|ED|2524-7^Lactate^LN|4|x|mmol/L|||||F",
                             "OBX|5|NM|2524-7^Lactate^LN|5|2.0|mmol/L|||||F",
                             "OBX|6|NM|85353-1^VS panel^LN|6|1||||||F"])
-        XCTAssertEqual(result.errors.map { "\($0.segment!):\($0.field!)" }, ["4:OBX-5", "5:OBX-6", "6:OBX-3", "7:OBX-2"])
+        XCTAssertEqual(result.errors.map { "\($0.segment!):\($0.field!)" }, ["4:OBX-5", "5:OBX-6", "6:OBX-3"],
+                       "an unsupported value type (ED) is skipped with a note unless hl7.strict is set")
+        XCTAssertTrue(result.notes.contains { $0.hasPrefix("segment 7:") && $0.contains("value type ED") })
         XCTAssertEqual(result.errors[1].valueShape, "text of 3 characters: letters, punctuation or symbols")
         XCTAssertEqual(result.errors[1].rejectedValue, "mg%", "kept in memory for vigilctl check")
         XCTAssertFalse(result.errors[1].summary.contains("mg%"), "the value is described by its shape only")

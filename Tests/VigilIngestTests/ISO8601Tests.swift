@@ -22,9 +22,11 @@ final class ISO8601Tests: XCTestCase {
     }
 
     func testInvalidValuesAreRefused() {
-        for text in ["2026-02-31", "2026-13-01", "23/11/2026", "2026-11-23T25:00:00Z", "2026-11-23T06:40:00+01:00x", "", "2026-11-23T06"] {
+        for text in ["2026-02-31", "2026-13-01", "23/11/2026", "2026-11-23T25:00:00Z", "2026-11-23T06:40:00+01:00x", "", "2026-11-23T6", "2026-11-23T06:4"] {
             XCTAssertNil(ISO8601.parse(text, zone: paris), text)
         }
+        // An hour alone is ISO 8601 reduced precision (SDTM --DTC allows it): the hour's first instant.
+        XCTAssertEqual(ISO8601.parse("2026-11-23T06", zone: paris)?.date, ISO8601.parse("2026-11-23T05:00:00Z", zone: paris)?.date)
     }
 
     func testPartialDates() {
