@@ -97,3 +97,53 @@ final class UnitConversionTests: XCTestCase {
         }
     }
 }
+
+/// The unit spellings real exports and feeds send (issue 23): SAS/SDTM "GI/L" (CDISC pilot LBSTRESU),
+/// UCUM with annotations ("{cells}/uL": UCUM §4.5, curly-brace annotations carry no meaning), molar
+/// haemoglobin (monomer molar mass 16,114.5 g/mol, a quarter of the tetramer's 64,458: 1 mmol/L =
+/// 1.61145 g/dL), and a site's own aliases and conversions.
+final class UnitTableTests: XCTestCase {
+    func value(_ code: String, _ raw: Double, _ unit: String, _ table: UnitTable = .standard) throws -> Double {
+        let normal = try CanonicalCodes.normalise(code: code, raw: .number(raw), unit: unit, units: table)
+        return try XCTUnwrap(normal.value.number)
+    }
+
+    func testCommonSpellingsOfCellCounts() throws {
+        XCTAssertEqual(try value("platelets", 250, "GI/L"), 250)
+        XCTAssertEqual(try value("wbc", 7.5, "10*9/L"), 7.5)
+        XCTAssertEqual(try value("wbc", 7.5, "10^9/L"), 7.5)
+        XCTAssertEqual(try value("wbc", 7.5, "10E9/L"), 7.5)
+        XCTAssertEqual(try value("neutrophils", 7500, "{cells}/uL"), 7.5, accuracy: 1e-9, "cells per microlitre are 10^6/L")
+        XCTAssertEqual(try value("platelets", 250_000, "/mm3"), 250, accuracy: 1e-9)
+        XCTAssertEqual(try value("platelets", 250, "10*3/uL{cells}"), 250, "an annotation after the unit is dropped too")
+    }
+
+    func testMolarHaemoglobinAndUreaNitrogen() throws {
+        XCTAssertEqual(try value("hemoglobin", 8.0, "mmol/L"), 12.8916, accuracy: 1e-9)
+        XCTAssertEqual(try value("urea_nitrogen", 5.0, "mmol/L"), 5.0, "SI urea nitrogen is mmol/L of urea")
+    }
+
+    func testSiteAliasesAndConversions() throws {
+        let site = UnitTable(aliases: ["Giga/l": "10^9/L"], conversions: ["glucose": ["g/L": 5.551]])
+        XCTAssertEqual(try value("platelets", 140, "GIGA/L", site), 140, "aliases match ignoring case")
+        XCTAssertEqual(try value("glucose", 1.0, "g/L", site), 5.551, accuracy: 1e-12)
+        XCTAssertThrowsError(try value("glucose", 1.0, "g/L"), "without the site's conversion the unit is refused")
+        XCTAssertThrowsError(try value("lactate", 1.0, "g/L", site), "a conversion is for its own code only")
+        XCTAssertThrowsError(try value("hemoglobin", 1.0, "Giga/l", site), "an alias leads only to units the code accepts")
+    }
+
+    /// IEEE 11073-10101 unit codes (partition 4, dimensions: 4 × 65536 + base code; base codes from the
+    /// standard's Table A.6.3: % 544, /min (beats) 2720, /min (breaths) 2784, mmHg 3872, °C 6048).
+    func testMDCUnitCodes() {
+        XCTAssertEqual(MDCUnits.read(identifier: "262688", text: "MDC_DIM_PERCENT"), .unit("%"))
+        XCTAssertEqual(MDCUnits.read(identifier: "264864", text: "MDC_DIM_BEAT_PER_MIN"), .unit("/min"))
+        XCTAssertEqual(MDCUnits.read(identifier: "266016", text: "MDC_DIM_MMHG"), .unit("mmHg"))
+        XCTAssertEqual(MDCUnits.read(identifier: "268192", text: nil), .unit("°C"))
+        XCTAssertEqual(MDCUnits.read(identifier: "MDC_DIM_RESP_PER_MIN", text: nil), .unit("/min"))
+        XCTAssertEqual(MDCUnits.read(identifier: "mmol/L", text: "millimole per liter"), .notMDC)
+        guard case .conflict = MDCUnits.read(identifier: "266016", text: "MDC_DIM_PERCENT") else {
+            return XCTFail("a code and a reference id naming different units are never guessed between")
+        }
+        guard case .conflict = MDCUnits.read(identifier: "262145", text: nil) else { return XCTFail("an MDC code Vigil does not list") }
+    }
+}

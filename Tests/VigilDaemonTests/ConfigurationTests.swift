@@ -136,6 +136,30 @@ extension ConfigurationTests {
         XCTAssertEqual(error(base.replacingOccurrences(of: "\"2524-7\"", with: "LACT"))?.keyPath, "mapping.loinc.LACT")
     }
 
+    /// `units:` and `vocabularies:` (issue 23): entries are checked at start, so a typo never waits
+    /// for 3 a.m.; vocabularies add to the built-in ones.
+    func testUnitsAndVocabulariesAreReadAndChecked() throws {
+        let base = Self.valid + "\nunits:\n  aliases:\n    Giga/l: 10^9/L\n  conversions:\n    glucose:\n      g/L: 5.551\n"
+            + "vocabularies:\n  causality:\n    PEUT-ETRE: possible\n  severity_grade:\n    GRAVE: 3\n  disposition:\n    DECES: death\n"
+            + "hl7:\n  strict: true\n"
+        XCTAssertNil(error(base))
+        let path = NSTemporaryDirectory() + "vigil-units-\(UUID().uuidString).yaml"
+        try base.write(toFile: path, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let options = try VigilConfiguration.load(path: path).ingestOptions()
+        XCTAssertEqual(options.vocabularies.causality(of: "peut-etre"), "possible")
+        XCTAssertEqual(options.vocabularies.causality(of: "PROBABLE"), "probable", "the built-in terms stay")
+        XCTAssertEqual(options.vocabularies.grade(ofSeverity: "Grave"), 3)
+        XCTAssertEqual(options.vocabularies.disposition(of: "DECES"), "death")
+        XCTAssertTrue(options.hl7.strict)
+        XCTAssertEqual(try CanonicalCodes.normalise(code: "glucose", raw: .number(1), unit: "g/L", units: options.units).value.number ?? 0, 5.551, accuracy: 1e-12)
+        XCTAssertEqual(error(base.replacingOccurrences(of: "Giga/l: 10^9/L", with: "Giga/l: 10^9/LL"))?.keyPath, "units.aliases.Giga/l")
+        XCTAssertEqual(error(base.replacingOccurrences(of: "    glucose:", with: "    glucoze:"))?.keyPath, "units.conversions.glucoze")
+        XCTAssertEqual(error(base.replacingOccurrences(of: "PEUT-ETRE: possible", with: "PEUT-ETRE: maybe"))?.keyPath, "vocabularies.causality.PEUT-ETRE")
+        XCTAssertEqual(error(base.replacingOccurrences(of: "GRAVE: 3", with: "GRAVE: 6"))?.keyPath, "vocabularies.severity_grade.GRAVE")
+        XCTAssertEqual(error(base.replacingOccurrences(of: "DECES: death", with: "DECES: dead"))?.keyPath, "vocabularies.disposition.DECES")
+    }
+
     func testHL7SubjectMapErrorsNeverShowTheHospitalNumber() {
         let e = error(Self.valid + "\nhl7:\n  subject_map:\n    \"900123456\": DUPONT\n")
         XCTAssertEqual(e?.keyPath, "hl7.subject_map[…]")

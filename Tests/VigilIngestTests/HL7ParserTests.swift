@@ -203,4 +203,101 @@ final class HL7ParserTests: XCTestCase {
             XCTAssertEqual(segment.value(2), whole.isEmpty ? nil : whole)
         }
     }
+
+    // MARK: Leniency where peers are lenient (issue 23), and strict mode
+
+    static let strict = HL7Parser(options: TestOptions.options(hl7: HL7Options(subjectAuthority: "LYSYME", strict: true)))
+
+    /// HL7 v2.5 table 0076/0003: ORU with R01; peers read an ORU without its trigger as results.
+    func testORUWithoutTriggerIsReadUnlessStrict() {
+        let message = ["MSH|^~\\&|LAB|HSL|VIGIL|LYSYME|20261123074500+0100||ORU|M1|P|2.5", Self.pid, Self.obr,
+                       "OBX|1|NM|2524-7^Lactate^LN|1|2.4|mmol/L|||||F"]
+        let lenient = parse(message)
+        XCTAssertEqual(lenient.errors, [])
+        XCTAssertEqual(observations(lenient).count, 1)
+        let strict = Self.strict.parse(Data((message.joined(separator: "\r") + "\r").utf8))
+        XCTAssertEqual(strict.errors.map(\.field), ["MSH-9"])
+        XCTAssertEqual(strict.records, [])
+    }
+
+    /// HL7 v2.5 table 0085 (observation result status): S partial and U final carry a value; O (order
+    /// detail), I (pending) carry none; D deletes; a local Z status is read as final with a warning.
+    func testResultStatusesOfTable0085() {
+        let result = parse([Self.msh, Self.pid, Self.obr,
+                            "OBX|1|NM|2524-7^Lactate^LN|1|2.4|mmol/L|||||S",
+                            "OBX|2|NM|2524-7^Lactate^LN|2|2.5|mmol/L|||||U",
+                            "OBX|3|NM|2524-7^Lactate^LN|3||mmol/L|||||O",
+                            "OBX|4|NM|2524-7^Lactate^LN|4||mmol/L|||||I",
+                            "OBX|5|NM|2524-7^Lactate^LN|5||mmol/L|||||D",
+                            "OBX|6|NM|2524-7^Lactate^LN|6|2.6|mmol/L|||||Z"])
+        XCTAssertEqual(result.errors, [])
+        XCTAssertEqual(observations(result).map(\.status), ["preliminary", "final", "final"])
+        XCTAssertEqual(result.retractions, ["HL7-FIL-1-2524-7-5"])
+        XCTAssertEqual(result.warnings.map { "\($0.segment!):\($0.field!)" }, ["9:OBX-11"])
+        let strict = Self.strict.parse(Data(([Self.msh, Self.pid, Self.obr, "OBX|1|NM|2524-7^Lactate^LN|1|2.6|mmol/L|||||Z"].joined(separator: "\r")).utf8))
+        XCTAssertEqual(strict.errors.map(\.field), ["OBX-11"])
+    }
+
+    /// Text where a number is monitored ("see comment") is skipped with a note; a coded value for a
+    /// coded code is read; strict mode makes the text an error. NM with a comparator keeps it.
+    func testTextValuesForMeasuredCodesAreSkippedUnlessStrict() throws {
+        let message = [Self.msh, Self.pid, Self.obr,
+                       "OBX|1|TX|2524-7^Lactate^LN|1|see comment|mmol/L|||||F",
+                       "OBX|2|CE|600-7^Blood culture^LN|2|POS^positive^L||||||F",
+                       "OBX|3|NM|2524-7^Lactate^LN|3|<0.3|mmol/L|||||F"]
+        let lenient = parse(message)
+        XCTAssertEqual(lenient.errors, [])
+        XCTAssertEqual(observations(lenient).map(\.code), ["blood_culture", "lactate"])
+        XCTAssertEqual(observations(lenient).last?.comparator, "<")
+        XCTAssertEqual(observations(lenient).last?.value, .number(0.3))
+        XCTAssertTrue(lenient.notes.contains { $0.hasPrefix("segment 4:") && $0.contains("TX") })
+        let strict = Self.strict.parse(Data(message.joined(separator: "\r").utf8))
+        XCTAssertEqual(strict.errors.map { "\($0.segment!):\($0.field!)" }, ["4:OBX-5"])
+    }
+
+    /// A reference range that cannot be read leaves the result accepted without it, with a warning.
+    func testUnreadableReferenceRangeKeepsTheResult() throws {
+        let result = parse([Self.msh, Self.pid, Self.obr, "OBX|1|NM|2524-7^Lactate^LN|1|2.4|mmol/L|70_105|||F"])
+        XCTAssertEqual(result.errors, [])
+        let lactate = try XCTUnwrap(observations(result).first)
+        XCTAssertNil(lactate.low)
+        XCTAssertEqual(result.warnings.map(\.field), ["OBX-7"])
+    }
+
+    /// IHE PCD-01 monitor feeds: MDC observation and unit codes in OBX-3 and OBX-6.
+    func testMDCUnitsInOBX6() throws {
+        let options = try IngestOptions(subjectPattern: "^LYS-[0-9]{2}-[0-9]{3}$", siteTimeZone: .gmt,
+                                        mapping: CodeMapping(tables: [.local: ["150456": "spo2", "149530": "heart_rate", "150037": "systolic_bp"]]),
+                                        hl7: HL7Options(subjectAuthority: "LYSYME"))
+        let file = [Self.msh, Self.pid, "OBR|1|ORD-1|FIL-1|x|||20261123071500+0100",
+                    "OBX|1|NM|150456^MDC_PULS_OXIM_SAT_O2^MDC|1.1.1.1|97|262688^MDC_DIM_PERCENT^MDC|||||R",
+                    "OBX|2|NM|149530^MDC_PULS_OXIM_PULS_RATE^MDC|1.1.1.2|72|264864^MDC_DIM_BEAT_PER_MIN^MDC|||||R",
+                    "OBX|3|NM|150037^MDC_PRESS_BLD_NONINV_SYS^MDC|1.1.1.3|120|266016^MDC_DIM_PERCENT^MDC|||||R"].joined(separator: "\r")
+        let result = HL7Parser(options: options).parse(Data(file.utf8))
+        XCTAssertEqual(observations(result).map { "\($0.code)=\($0.value.number ?? -1)\($0.unit ?? "")" }, ["spo2=97.0%", "heart_rate=72.0/min"])
+        XCTAssertEqual(result.errors.map { "\($0.segment!):\($0.field!)" }, ["6:OBX-6"], "a code and a name of different units are refused, never guessed")
+    }
+
+    /// MSH-18 (HL7 v2.5 table 0211): declared 8-bit character sets are decoded; undeclared 8-bit text
+    /// is read as Windows-1252 with a warning, or refused in strict mode.
+    func testDeclaredCharacterSets() throws {
+        func message(_ charset: String, _ term: [UInt8]) -> Data {
+            var bytes = Array("MSH|^~\\&|LAB|HSL|VIGIL|LYSYME|20261123074500+0100||ORU^R01|M1|P|2.5||||||\(charset)\r\(Self.pid)\r\(Self.obr)\r".utf8)
+            bytes += Array("OBX|1|CE|600-7^Blood culture^LN|1|POS^".utf8) + term + Array("||||||F\r".utf8)
+            return Data(bytes)
+        }
+        let positive = Array("positive".utf8)
+        XCTAssertEqual(parser.parse(message("8859/1", positive + [0xE9])).errors.map(\.field), ["OBX-5"], "decoded, then refused as not positive/negative")
+        let latin1 = parser.parse(message("8859/1", positive + [0xE9]))
+        XCTAssertTrue(latin1.errors.first?.rejectedValue?.hasSuffix("positiveé") == true, "0xE9 is é in ISO 8859-1")
+        XCTAssertEqual(latin1.warnings, [], "declared, so no warning")
+        let euro = parser.parse(message("8859/15", positive))
+        XCTAssertEqual(euro.errors, [])
+        let undeclared = parser.parse(message("", Array("positive".utf8) + [0x92]))
+        XCTAssertEqual(undeclared.warnings.map(\.field), ["MSH-18"])
+        XCTAssertEqual(Self.strict.parse(message("", positive + [0x92])).errors.map(\.field), ["MSH-18"])
+        XCTAssertEqual(parser.parse(message("UNICODE UTF-8", positive + [0xE9])).errors.map(\.field), ["MSH-18"],
+                       "declared UTF-8 that is not UTF-8 is refused")
+        XCTAssertEqual(HL7CharacterSet.latin9.decode([0xA4, 0x41]), "€A")
+    }
 }
