@@ -75,6 +75,8 @@ public struct VigilConfiguration: Sendable, Equatable {
     public var units: UnitTable
     /// Causality, severity and disposition terms (`vocabularies:`): the built-in ones with the site's added.
     public var vocabularies: Vocabularies
+    /// The MLLP listener, a second inbox for HL7 v2 over TCP; nil: none.
+    public var mllp: MLLPSettings?
     /// First 12 hex of the SHA-256 of the file, shown by `status` so people can tell which file is live.
     public var digest: String
 
@@ -82,6 +84,26 @@ public struct VigilConfiguration: Sendable, Equatable {
     public func ingestOptions() throws -> IngestOptions {
         try IngestOptions(subjectPattern: trial.subjectIDPattern, siteTimeZone: TimeZone(identifier: trial.siteTimeZone) ?? .gmt,
                           mapping: mapping, hl7: hl7, units: units, vocabularies: vocabularies)
+    }
+}
+
+/// The MLLP listener (`mllp:` of vigil.yaml): HL7 v2 messages over TCP, each stored durably in the
+/// inbox before it is acknowledged.
+public struct MLLPSettings: Sendable, Equatable {
+    /// Address to listen on (an IPv4 or IPv6 literal, or a name resolved at start).
+    public var host: String
+    public var port: UInt16
+    /// A frame longer than this is refused (AR) without being stored.
+    public var maxMessageBytes: Int = 1024 * 1024
+    /// A frame begun and not ended within this time closes the connection, unacknowledged; so does a
+    /// connection idle this long.
+    public var timeoutSeconds: Double = 30
+    /// Connections served at once; beyond it a new one is closed at once.
+    public var maxConnections: Int = 16
+
+    public init(host: String, port: UInt16) {
+        self.host = host
+        self.port = port
     }
 }
 
@@ -232,7 +254,7 @@ struct ConfigReader {
     }
 
     mutating func read(_ root: Node, digest: String) throws -> VigilConfiguration {
-        let top = try mapping(root, "", allowed: ["trial", "directories", "control", "limits", "rules", "clinical", "stopping", "mail", "mapping", "hl7", "units", "vocabularies"])
+        let top = try mapping(root, "", allowed: ["trial", "directories", "control", "limits", "rules", "clinical", "stopping", "mail", "mapping", "hl7", "units", "vocabularies", "mllp"])
 
         let trialNode = try required(top, "trial", "", parent: root)
         let trialMap = try mapping(trialNode, "trial", allowed: ["id", "registry", "subject_id_pattern", "site_time_zone", "enrolment_target"])
@@ -379,7 +401,24 @@ struct ConfigReader {
         return VigilConfiguration(
             trial: trial, directories: directories, control: control, limits: limits, clinical: clinical,
             hypercapnicSubjects: hypercapnic, referenceLimits: referenceLimits, stopping: stopping, authorisedGroups: authorisedGroups, mail: mail,
-            mapping: codeMapping, hl7: hl7, units: units, vocabularies: vocabularies, digest: digest)
+            mapping: codeMapping, hl7: hl7, units: units, vocabularies: vocabularies, mllp: try top["mllp"].map { try readMLLP($0) }, digest: digest)
+    }
+
+    /// `mllp: {listen: HOST:PORT, max_message_bytes, timeout_seconds, max_connections}`.
+    func readMLLP(_ node: Node) throws -> MLLPSettings {
+        let map = try mapping(node, "mllp", allowed: ["listen", "max_message_bytes", "timeout_seconds", "max_connections"])
+        let listenNode = try required(map, "listen", "mllp", parent: node)
+        let listen = try string(listenNode, "mllp.listen")
+        guard let colon = listen.lastIndex(of: ":"), let port = UInt16(listen[listen.index(after: colon)...]), port > 0 else {
+            throw fail("mllp.listen", listenNode, "expected HOST:PORT, e.g. 127.0.0.1:2575")
+        }
+        var host = String(listen[..<colon])
+        if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        var settings = MLLPSettings(host: host.isEmpty ? "0.0.0.0" : host, port: port)
+        if let n = map["max_message_bytes"] { settings.maxMessageBytes = Int(try number(n, "mllp.max_message_bytes", in: 1024...(64 * 1024 * 1024))) }
+        if let n = map["timeout_seconds"] { settings.timeoutSeconds = try number(n, "mllp.timeout_seconds", in: 1...3600) }
+        if let n = map["max_connections"] { settings.maxConnections = Int(try number(n, "mllp.max_connections", in: 1...1024)) }
+        return settings
     }
 
     /// `units: {aliases: {SPELLING: known spelling}, conversions: {code: {UNIT: factor}}}`. An alias must

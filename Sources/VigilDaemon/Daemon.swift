@@ -64,6 +64,20 @@ public enum Daemon {
             return 1
         }
         defer { control.stop() }
+        var mllp: MLLPListener?
+        if let settings = configuration.mllp {
+            do {
+                mllp = try MLLPListener(settings: settings, inbox: directories.inbox, logger: logger, clock: clock) {
+                    try? state.configuration.ingestOptions()
+                }
+                logger.info("MLLP listener on \(settings.host):\(settings.port)")
+            } catch {
+                logger.critical("cannot start the MLLP listener: \(error)")
+                notifier.status("start-up failed: \(error)")
+                return 1
+            }
+        }
+        defer { mllp?.stop() }
 
         let processor = FileProcessor(store: store, emitter: emitter, state: state, logger: logger, clock: clock)
         let hangups = await UnixSignalsSequence(trapping: .sighup)

@@ -313,7 +313,9 @@ def hl7_file(path):
             obr7 = f[7]
         elif name == 'OBX':
             obx_total += 1
-            if f[2].strip() != 'NM' or f[5].strip() == '':
+            # HL7 v2.5 table 0085: I (pending), X (cannot be obtained), N (not asked), O (order
+            # detail), D and W (deleted, wrong patient) carry no result to read.
+            if f[2].strip() != 'NM' or f[5].strip() == '' or f[11].strip().upper() in ('I', 'X', 'N', 'O', 'D', 'W'):
                 continue
             obx_nm += 1
             code = obx3_code(m, f[3])
