@@ -22,16 +22,14 @@ public final class ControlServer: Sendable {
 
     public typealias Handler = @Sendable (_ line: String, _ peer: PeerCredentials?) -> String
 
-    private let listenFD: Int32
-    private let wakeRead: Int32
-    private let wakeWrite: Int32
     private let handler: Handler
     private let path: String?
-    private let activeClients = Atomic<Int>(0)
+    private let acceptor: ConnectionAcceptor
 
     /// Binds `path` (replacing a stale socket) or adopts `activatedFD` from socket activation.
     public init(path: String, mode: UInt16, group: String, activatedFD: Int32?, handler: @escaping Handler) throws {
         self.handler = handler
+        let listenFD: Int32
         if let activatedFD {
             listenFD = activatedFD
             self.path = nil
@@ -40,14 +38,9 @@ public final class ControlServer: Sendable {
             listenFD = try Self.bind(path: path, mode: mode, group: group)
             self.path = path
         }
-        var pipeFDs: [Int32] = [0, 0]
-        guard pipe(&pipeFDs) == 0 else { throw DurableFile.Failure(operation: "pipe", path: path, code: errno) }
-        for end in pipeFDs { _ = fcntl(end, F_SETFD, FD_CLOEXEC) }
-        wakeRead = pipeFDs[0]
-        wakeWrite = pipeFDs[1]
-        let thread = Thread { [self] in self.acceptLoop() }
-        thread.name = "vigil-control"
-        thread.start()
+        acceptor = try ConnectionAcceptor(
+            listenFD: listenFD, maxConnections: Self.maxConcurrentClients, threadName: "vigil-control",
+            refuse: { Self.refuseBusy($0) }, serve: { [handler] in Self.serve($0, handler: handler) })
     }
 
     static func bind(path: String, mode: UInt16, group: String) throws -> Int32 {
@@ -80,73 +73,32 @@ public final class ControlServer: Sendable {
 
     /// Stops accepting and removes the socket file.
     public func stop() {
-        var byte: UInt8 = 1
-        _ = write(wakeWrite, &byte, 1)
+        acceptor.stop()
         if let path { unlink(path) }
     }
 
-    private func acceptLoop() {
-        defer {
-            close(listenFD)
-            close(wakeRead)
-            close(wakeWrite)
-        }
-        while true {
-            var fds = [pollfd(fd: listenFD, events: Int16(POLLIN), revents: 0), pollfd(fd: wakeRead, events: Int16(POLLIN), revents: 0)]
-            let ready = poll(&fds, 2, -1)
-            if ready < 0 {
-                if errno == EINTR { continue }
-                return
-            }
-            if fds[1].revents != 0 { return }
-            guard fds[0].revents & Int16(POLLIN) != 0 else { continue }
-            let client = accept(listenFD, nil, nil)
-            guard client >= 0 else { continue }
-            _ = fcntl(client, F_SETFD, FD_CLOEXEC)
-            if activeClients.add(1, ordering: .relaxed).newValue > Self.maxConcurrentClients {
-                activeClients.subtract(1, ordering: .relaxed)
-                refuseBusy(client)
-                continue
-            }
-            let thread = Thread { [self] in
-                self.serve(client)
-                self.activeClients.subtract(1, ordering: .relaxed)
-            }
-            thread.name = "vigil-control-client"
-            thread.start()
-        }
-    }
-
-    private func serve(_ fd: Int32) {
-        defer { close(fd) }
+    private static func serve(_ fd: Int32, handler: Handler) {
         var timeout = timeval(tv_sec: Self.clientTimeoutSeconds, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        let peer = Self.peerCredentials(fd)
+        let peer = peerCredentials(fd)
         let reply: String
-        switch Self.readLine(fd) {
+        switch readLine(fd) {
         case .success(let line): reply = handler(line, peer)
         case .failure(let failure): reply = ControlReply.error(failure.message)
         }
-        Self.send(reply, to: fd)
+        send(reply, to: fd)
     }
 
     /// Answers a connection over the limit without reading it, from the accept thread: the reply is
     /// short and the socket is non-blocking here, so a client that never reads cannot stall accept().
-    private func refuseBusy(_ fd: Int32) {
-        defer { close(fd) }
+    private static func refuseBusy(_ fd: Int32) {
         _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
-        Self.send(ControlReply.error("busy: \(Self.maxConcurrentClients) control connections already open; try again"), to: fd)
+        send(ControlReply.error("busy: \(maxConcurrentClients) control connections already open; try again"), to: fd)
     }
 
     private static func send(_ reply: String, to fd: Int32) {
-        let bytes = Array((reply + "\n").utf8)
-        var offset = 0
-        while offset < bytes.count {
-            let n = bytes[offset...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-            if n <= 0 { return }
-            offset += n
-        }
+        _ = ConnectionAcceptor.send(Array((reply + "\n").utf8), to: fd)
     }
 
     static func peerCredentials(_ fd: Int32) -> PeerCredentials? {

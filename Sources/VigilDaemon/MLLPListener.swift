@@ -18,18 +18,14 @@ import VigilIngest
 /// message cannot be taken at all: no MSH, an unsupported message type, or a frame over
 /// `max_message_bytes` (the one case not stored: its end never arrives whole).
 public final class MLLPListener: Sendable {
-    private let listenFD: Int32
-    private let wakeRead: Int32
-    private let wakeWrite: Int32
     private let settings: MLLPSettings
     private let inbox: String
     private let options: @Sendable () -> IngestOptions?
     private let logger: Logger
     private let clock: @Sendable () -> Date
-    private let activeConnections = Atomic<Int>(0)
     private let sequence = Atomic<Int>(0)
-    /// The port listened on (the configured one).
-    public let port: UInt16
+    /// Set once, right after the listening socket is bound.
+    private let acceptor = Mutex<ConnectionAcceptor?>(nil)
 
     /// Binds `settings.host:settings.port` and starts accepting. `options` gives the parser settings
     /// in force (a reload changes them) for the check that chooses AA or AE.
@@ -40,18 +36,15 @@ public final class MLLPListener: Sendable {
         self.logger = logger
         self.clock = clock
         self.options = options
-        (listenFD, port) = try Self.bind(host: settings.host, port: settings.port)
-        var pipeFDs: [Int32] = [0, 0]
-        guard pipe(&pipeFDs) == 0 else { throw DurableFile.Failure(operation: "pipe", path: "mllp", code: errno) }
-        for end in pipeFDs { _ = fcntl(end, F_SETFD, FD_CLOEXEC) }
-        wakeRead = pipeFDs[0]
-        wakeWrite = pipeFDs[1]
-        let thread = Thread { [self] in self.acceptLoop() }
-        thread.name = "vigil-mllp"
-        thread.start()
+        let listenFD = try Self.bind(host: settings.host, port: settings.port)
+        let started = try ConnectionAcceptor(
+            listenFD: listenFD, maxConnections: settings.maxConnections, threadName: "vigil-mllp",
+            refuse: { [logger, settings] _ in logger.warning("MLLP: connection refused: \(settings.maxConnections) already open (mllp.max_connections)") },
+            serve: { [self] in self.serve($0) })
+        acceptor.withLock { $0 = started }
     }
 
-    static func bind(host: String, port: UInt16) throws -> (Int32, UInt16) {
+    static func bind(host: String, port: UInt16) throws -> Int32 {
         var hints = addrinfo()
         hints.ai_family = AF_UNSPEC
         hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
@@ -74,7 +67,7 @@ public final class MLLPListener: Sendable {
             var on: Int32 = 1
             setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, socklen_t(MemoryLayout<Int32>.size))
             if Glibc.bind(fd, info.pointee.ai_addr, info.pointee.ai_addrlen) == 0, listen(fd, 64) == 0 {
-                return (fd, port)
+                return fd
             }
             lastError = errno
             close(fd)
@@ -84,46 +77,11 @@ public final class MLLPListener: Sendable {
 
     /// Stops accepting; connections being served finish their current message.
     public func stop() {
-        var byte: UInt8 = 1
-        _ = write(wakeWrite, &byte, 1)
-    }
-
-    private func acceptLoop() {
-        defer {
-            close(listenFD)
-            close(wakeRead)
-            close(wakeWrite)
-        }
-        while true {
-            var fds = [pollfd(fd: listenFD, events: Int16(POLLIN), revents: 0), pollfd(fd: wakeRead, events: Int16(POLLIN), revents: 0)]
-            let ready = poll(&fds, 2, -1)
-            if ready < 0 {
-                if errno == EINTR { continue }
-                return
-            }
-            if fds[1].revents != 0 { return }
-            guard fds[0].revents & Int16(POLLIN) != 0 else { continue }
-            let client = accept(listenFD, nil, nil)
-            guard client >= 0 else { continue }
-            _ = fcntl(client, F_SETFD, FD_CLOEXEC)
-            if activeConnections.add(1, ordering: .relaxed).newValue > settings.maxConnections {
-                activeConnections.subtract(1, ordering: .relaxed)
-                logger.warning("MLLP: connection refused: \(settings.maxConnections) already open (mllp.max_connections)")
-                close(client)
-                continue
-            }
-            let thread = Thread { [self] in
-                self.serve(client)
-                self.activeConnections.subtract(1, ordering: .relaxed)
-            }
-            thread.name = "vigil-mllp-client"
-            thread.start()
-        }
+        acceptor.withLock { $0?.stop() }
     }
 
     /// Reads frames until the peer closes, a read fails, or a frame is not completed in time.
     private func serve(_ fd: Int32) {
-        defer { close(fd) }
         var sendTimeout = timeval(tv_sec: Int(settings.timeoutSeconds), tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &sendTimeout, socklen_t(MemoryLayout<timeval>.size))
         var reader = MLLPFrameReader(maxMessageBytes: settings.maxMessageBytes)
@@ -157,7 +115,7 @@ public final class MLLPListener: Sendable {
             let events = reader.feed(chunk[0..<n])
             for event in events {
                 guard let acknowledgement = handle(event) else { return }
-                guard Self.send(MLLPFrameReader.frame(acknowledgement), to: fd) else { return }
+                guard ConnectionAcceptor.send(MLLPFrameReader.frame(acknowledgement), to: fd) else { return }
             }
             if !reader.isInsideFrame {
                 frameStarted = nil
@@ -222,16 +180,5 @@ public final class MLLPListener: Sendable {
         let name = "mllp-\(formatter.string(from: now))-\(ProcessInfo.processInfo.processIdentifier)-\(sequence.add(1, ordering: .relaxed).newValue).hl7"
         try DurableFile.replace(Data(bytes), at: "\(inbox)/\(name)")
         return name
-    }
-
-    private static func send(_ bytes: [UInt8], to fd: Int32) -> Bool {
-        var offset = 0
-        while offset < bytes.count {
-            let n = bytes[offset...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-            if n < 0, errno == EINTR { continue }
-            if n <= 0 { return false }
-            offset += n
-        }
-        return true
     }
 }

@@ -8,21 +8,6 @@ import XCTest
 /// across kill -9 right after an acknowledgement, nothing lost and, with the sender's resend, nothing
 /// doubled.
 final class MLLPListenerTests: XCTestCase {
-    static func freePort() throws -> UInt16 {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = 0
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
-        }
-        guard bound else { throw TestSupport.Failure("no free port") }
-        return UInt16(bigEndian: address.sin_port)
-    }
-
     /// A TCP client of the listener.
     final class Client {
         let fd: Int32
@@ -95,7 +80,7 @@ final class MLLPListenerTests: XCTestCase {
 
     func testMessagesAreStoredThenAcknowledgedAndFramesAreBounded() throws {
         try TestSupport.ensureJournald()
-        let port = try Self.freePort()
+        let port = try TestSupport.freeLoopbackPort()
         let harness = try harness(port: port)
         defer { harness.cleanUp() }
         try harness.start()
@@ -142,7 +127,7 @@ final class MLLPListenerTests: XCTestCase {
 
     func testKill9RightAfterTheAcknowledgementLosesAndDoublesNothing() throws {
         try TestSupport.ensureJournald()
-        let port = try Self.freePort()
+        let port = try TestSupport.freeLoopbackPort()
         let harness = try harness(port: port)
         defer { harness.cleanUp() }
         for round in 1...3 {

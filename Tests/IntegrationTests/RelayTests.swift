@@ -7,19 +7,6 @@ import XCTest
 /// Debian package) as the sendmail command, msmtp delivers it over SMTP to aiosmtpd (PyPI) listening on
 /// 127.0.0.1, and the received message is checked; then a dead server leaves the mail waiting.
 final class RelayTests: XCTestCase {
-    func freePort() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = 0
-        _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
-        return Int(UInt16(bigEndian: address.sin_port))
-    }
-
     func testAlertMailTravelsThroughMsmtpToAnSMTPServer() throws {
         try TestSupport.ensureJournald()
         guard FileManager.default.isExecutableFile(atPath: "/usr/bin/msmtp") else {
@@ -27,7 +14,7 @@ final class RelayTests: XCTestCase {
         }
         let harness = try DaemonHarness(label: "relay")
         defer { harness.cleanUp() }
-        let port = try freePort()
+        let port = Int(try TestSupport.freeLoopbackPort())
         let maildir = "\(harness.directory)/received"
         let server = Process()
         server.executableURL = URL(fileURLWithPath: "/usr/bin/env")

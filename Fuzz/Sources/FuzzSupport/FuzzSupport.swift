@@ -50,14 +50,14 @@ public enum FuzzSupport {
 
     /// What a parser must guarantee whatever the input: each record belongs to a trial subject id
     /// (no patient identifier gets in), can be stored (its canonical JSON encodes, so no NaN or
-    /// infinity), and every error is located and renders as one visible line.
+    /// infinity), and every error and warning is located and renders as one visible line.
     public static func check(_ result: ParseResult, locatedBy location: KeyPath<RecordError, Int?>) {
         for located in result.records {
             let record = located.record
             require(options.isValidSubject(record.subject), "record \(record.id): subject '\(record.subject)' is not a trial subject id")
             require((try? Digest.canonicalJSON(record)) != nil, "record \(record.id) cannot be encoded: \(record)")
         }
-        for error in result.errors {
+        for error in result.errors + result.warnings {
             require(error[keyPath: location].map { $0 >= 1 } == true, "error without a location: \(error)")
             // What the daemon writes of an error is one visible line (docs/ARCHITECTURE.md §3.5).
             require(ProducerText.isVisible(error.summary, limit: Int.max / 2), "error summary not rendered: \(error.summary.debugDescription)")
