@@ -18,13 +18,14 @@ deps:
 		echo "installing libsystemd-dev, systemd, sqlite3, msmtp (apt-get)"; \
 		$(SUDO) apt-get update && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y libsystemd-dev libsqlite3-dev systemd sqlite3 pkg-config msmtp; }
 
-# Test-only: the SMTP server of the relay test; scdoc, man-db, dpkg-dev and patchelf for the
+# Test-only: the SMTP server of the relay test; postgresql for the central tier's tests (their own
+# server from its binaries); scdoc, man-db, dpkg-dev and patchelf for the
 # packaging test (man pages, make install, make deb).
 test-deps: deps
 	@python3 -c "import aiosmtpd" 2>/dev/null || python3 -m pip install -q aiosmtpd
-	@command -v scdoc >/dev/null && command -v man >/dev/null && command -v dpkg-shlibdeps >/dev/null && command -v patchelf >/dev/null || { \
-		echo "installing scdoc, man-db, dpkg-dev, patchelf (apt-get)"; \
-		$(SUDO) apt-get update && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y scdoc man-db dpkg-dev patchelf; }
+	@command -v scdoc >/dev/null && command -v man >/dev/null && command -v dpkg-shlibdeps >/dev/null && command -v patchelf >/dev/null && test -d /usr/lib/postgresql || { \
+		echo "installing scdoc, man-db, dpkg-dev, patchelf, postgresql (apt-get)"; \
+		$(SUDO) apt-get update && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y scdoc man-db dpkg-dev patchelf postgresql; }
 
 build: deps
 	$(SWIFT) build

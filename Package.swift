@@ -22,6 +22,8 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.0"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.25.0"),
     ],
     targets: [
         .target(
@@ -47,10 +49,22 @@ let package = Package(
             name: "VigilConfig",
             dependencies: ["VigilCore", "VigilIngest", .product(name: "Yams", package: "Yams")],
             swiftSettings: strict),
+        /// The trial-wide tier (docs/ARCHITECTURE.md §6): a site's replication to the central
+        /// PostgreSQL, the trial state every site follows, and the central evaluator of pooled rules.
+        .target(
+            name: "VigilCentral",
+            dependencies: [
+                "VigilCore", "VigilConfig", "VigilStore",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict),
         .target(
             name: "VigilDaemon",
             dependencies: [
-                "VigilCore", "VigilIngest", "VigilConfig", "VigilStore", "VigilSystemd",
+                "VigilCore", "VigilIngest", "VigilConfig", "VigilStore", "VigilSystemd", "VigilCentral",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -63,7 +77,7 @@ let package = Package(
             swiftSettings: strict),
         .executableTarget(
             name: "vigilctl",
-            dependencies: ["VigilConfig", "VigilDaemon", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["VigilConfig", "VigilDaemon", "VigilCentral", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: strict),
         .executableTarget(
             name: "vigil-bench",

@@ -77,6 +77,9 @@ public struct VigilConfiguration: Sendable, Equatable {
     public var vocabularies: Vocabularies
     /// The MLLP listener, a second inbox for HL7 v2 over TCP; nil: none.
     public var mllp: MLLPSettings?
+    /// The trial-wide tier (`central:`): replication to the central PostgreSQL and the trial state
+    /// every site follows; nil: this site runs alone.
+    public var central: CentralSettings?
     /// First 12 hex of the SHA-256 of the file, shown by `status` so people can tell which file is live.
     public var digest: String
 
@@ -85,6 +88,76 @@ public struct VigilConfiguration: Sendable, Equatable {
         try IngestOptions(subjectPattern: trial.subjectIDPattern, siteTimeZone: TimeZone(identifier: trial.siteTimeZone) ?? .gmt,
                           mapping: mapping, hl7: hl7, units: units, vocabularies: vocabularies)
     }
+}
+
+/// The trial-wide tier (`central:` of vigil.yaml, docs/ARCHITECTURE.md §6): where the central
+/// PostgreSQL is, which site this is, and how to authenticate without an inline password.
+public struct CentralSettings: Sendable, Equatable {
+    /// A site replicates and follows the trial state; the central daemon also runs the pooled rules.
+    public enum Role: String, Sendable {
+        case site
+        case central
+    }
+
+    /// libpq's sslmode names: `verify-full` checks the certificate chain and the host name.
+    public enum TLSMode: String, Sendable {
+        case disable
+        case prefer
+        case require
+        case verifyFull = "verify-full"
+    }
+
+    public var host: String
+    public var port: Int
+    public var user: String
+    public var database: String
+    public var siteID: String
+    public var role: Role = .site
+    /// A file holding the password (first line), readable by the daemon only.
+    public var passwordFile: String?
+    /// A systemd credential (LoadCredential=): read from `$CREDENTIALS_DIRECTORY/NAME`.
+    public var passwordCredential: String?
+    public var tls: TLSMode = .verifyFull
+    /// CA bundle for `verify-full` (and `require`, when given); default: the system's.
+    public var caFile: String?
+    /// How often a site replicates and reads the trial state, and the central daemon evaluates.
+    public var pollSeconds: Double = 2
+    /// Changes sent per PostgreSQL transaction.
+    public var batchSize = 500
+
+    public init(host: String, port: Int, user: String, database: String, siteID: String) {
+        self.host = host
+        self.port = port
+        self.user = user
+        self.database = database
+        self.siteID = siteID
+    }
+
+    /// Reads the password from the file or credential named; nil when neither is set (trust or
+    /// peer authentication). Throws when the one named cannot be read.
+    public func password(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> String? {
+        let path: String
+        if let passwordFile {
+            path = passwordFile
+        } else if let passwordCredential {
+            guard let directory = environment["CREDENTIALS_DIRECTORY"] else {
+                throw CentralCredentialError(message: "central.password_credential \(passwordCredential): $CREDENTIALS_DIRECTORY is not set (LoadCredential= in vigil.service)")
+            }
+            path = "\(directory)/\(passwordCredential)"
+        } else {
+            return nil
+        }
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+            throw CentralCredentialError(message: "cannot read the central password from \(path)")
+        }
+        return String(text.split(whereSeparator: \.isNewline).first ?? "")
+    }
+}
+
+/// The central password could not be read.
+public struct CentralCredentialError: Error, CustomStringConvertible, Sendable {
+    public var message: String
+    public var description: String { message }
 }
 
 /// The MLLP listener (`mllp:` of vigil.yaml): HL7 v2 messages over TCP, each stored durably in the
@@ -254,7 +327,7 @@ struct ConfigReader {
     }
 
     mutating func read(_ root: Node, digest: String) throws -> VigilConfiguration {
-        let top = try mapping(root, "", allowed: ["trial", "directories", "control", "limits", "rules", "clinical", "stopping", "mail", "mapping", "hl7", "units", "vocabularies", "mllp"])
+        let top = try mapping(root, "", allowed: ["trial", "directories", "control", "limits", "rules", "clinical", "stopping", "mail", "mapping", "hl7", "units", "vocabularies", "mllp", "central"])
 
         let trialNode = try required(top, "trial", "", parent: root)
         let trialMap = try mapping(trialNode, "trial", allowed: ["id", "registry", "subject_id_pattern", "site_time_zone", "enrolment_target"])
@@ -401,7 +474,49 @@ struct ConfigReader {
         return VigilConfiguration(
             trial: trial, directories: directories, control: control, limits: limits, clinical: clinical,
             hypercapnicSubjects: hypercapnic, referenceLimits: referenceLimits, stopping: stopping, authorisedGroups: authorisedGroups, mail: mail,
-            mapping: codeMapping, hl7: hl7, units: units, vocabularies: vocabularies, mllp: try top["mllp"].map { try readMLLP($0) }, digest: digest)
+            mapping: codeMapping, hl7: hl7, units: units, vocabularies: vocabularies, mllp: try top["mllp"].map { try readMLLP($0) },
+            central: try top["central"].map { try readCentral($0) }, digest: digest)
+    }
+
+    /// `central: {url, site_id, role, password_file | password_credential, tls, ca_file, poll_seconds}`.
+    /// The password is never inline: a URL with one is an error, so it cannot end up in a backup of
+    /// the configuration or in `vigilctl status`.
+    func readCentral(_ node: Node) throws -> CentralSettings {
+        let map = try mapping(node, "central", allowed: ["url", "site_id", "role", "password_file", "password_credential", "tls", "ca_file", "poll_seconds", "batch_size"])
+        let urlNode = try required(map, "url", "central", parent: node)
+        let text = try string(urlNode, "central.url")
+        guard let url = URLComponents(string: text), ["postgres", "postgresql"].contains(url.scheme ?? ""), let host = url.host, !host.isEmpty,
+              let user = url.user, !user.isEmpty else {
+            throw fail("central.url", urlNode, "expected postgres://USER@HOST[:PORT]/DATABASE")
+        }
+        guard url.password == nil else {
+            throw fail("central.url", urlNode, "a password in the URL is refused: give it in password_file or password_credential")
+        }
+        let database = url.path.hasPrefix("/") ? String(url.path.dropFirst()) : url.path
+        let siteNode = try required(map, "site_id", "central", parent: node)
+        let site = try string(siteNode, "central.site_id")
+        guard site.wholeMatch(of: /[A-Za-z0-9_-]{1,32}/) != nil else { throw fail("central.site_id", siteNode, "1 to 32 letters, digits, '-' or '_'") }
+        var settings = CentralSettings(host: host, port: url.port ?? 5432, user: user, database: database.isEmpty ? user : database, siteID: site)
+        if let n = map["role"] {
+            let role = try string(n, "central.role")
+            guard let value = CentralSettings.Role(rawValue: role) else { throw fail("central.role", n, "expected site or central") }
+            settings.role = value
+        }
+        if let n = map["password_file"] { settings.passwordFile = try string(n, "central.password_file") }
+        if let n = map["password_credential"] {
+            let name = try string(n, "central.password_credential")
+            guard settings.passwordFile == nil else { throw fail("central.password_credential", n, "give password_file or password_credential, not both") }
+            settings.passwordCredential = name
+        }
+        if let n = map["tls"] {
+            let mode = try string(n, "central.tls")
+            guard let value = CentralSettings.TLSMode(rawValue: mode) else { throw fail("central.tls", n, "expected disable, prefer, require or verify-full") }
+            settings.tls = value
+        }
+        if let n = map["ca_file"] { settings.caFile = try string(n, "central.ca_file") }
+        if let n = map["poll_seconds"] { settings.pollSeconds = try number(n, "central.poll_seconds", in: 0.2...300) }
+        if let n = map["batch_size"] { settings.batchSize = Int(try number(n, "central.batch_size", in: 1...10_000)) }
+        return settings
     }
 
     /// `mllp: {listen: HOST:PORT, max_message_bytes, timeout_seconds, max_connections}`.

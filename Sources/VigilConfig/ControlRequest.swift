@@ -13,6 +13,8 @@ public enum ControlRequest: Equatable, Sendable {
     case subject(id: String)
     case rules
     case report
+    /// Per-site and pooled status of a multi-site trial (the central tier).
+    case trial
     /// `ack ALERT_ID [reported] [by:NAME]`: a 16-hex-digit alert id; `by:` names the person (`_` for spaces).
     case acknowledge(alertID: String, reported: Bool, by: String?)
     /// `resume BY REASON…`: `_` in BY stands for a space.
@@ -32,7 +34,7 @@ public enum ControlRequest: Equatable, Sendable {
     public static let privilegedCommands: Set<String> = ["ack", "resume", "reload", "silence", "backup", "replay"]
 
     /// Every command word, in the order the "unknown command" reply lists them.
-    public static let commands = ["ping", "status", "alerts", "ack", "subjects", "subject", "rules", "report", "resume", "reload", "silence", "silences", "backup", "replay"]
+    public static let commands = ["ping", "status", "alerts", "ack", "subjects", "subject", "rules", "report", "trial", "resume", "reload", "silence", "silences", "backup", "replay"]
 
     /// Longest silence, in minutes.
     public static let maxSilenceMinutes = 7.0 * 24 * 60
@@ -51,6 +53,7 @@ public enum ControlRequest: Equatable, Sendable {
         case .subject: "subject"
         case .rules: "rules"
         case .report: "report"
+        case .trial: "trial"
         case .acknowledge: "ack"
         case .resume: "resume"
         case .reload: "reload"
@@ -76,6 +79,7 @@ public enum ControlRequest: Equatable, Sendable {
         case "subjects": return .success(.subjects)
         case "rules": return .success(.rules)
         case "report": return .success(.report)
+        case "trial": return .success(.trial)
         case "reload": return .success(.reload)
         case "silences": return .success(.silences)
         case "alerts":

@@ -195,11 +195,14 @@ public struct TrialState: Sendable, Equatable, Codable {
     public var resumedBy: String?
     public var resumedAt: Date?
     public var resumeReason: String?
+    /// Where the halt was decided when not at this site: another site's id, or `central` for the
+    /// pooled rules (docs/ARCHITECTURE.md §6). Nil for a halt decided here.
+    public var origin: String?
 
     public static let running = TrialState(phase: .running, rule: nil, reason: nil, evidence: [], since: nil, alertID: nil)
 
     public init(phase: Phase, rule: String?, reason: String?, evidence: [Evidence], since: Date?, alertID: String?,
-                resumedBy: String? = nil, resumedAt: Date? = nil, resumeReason: String? = nil) {
+                resumedBy: String? = nil, resumedAt: Date? = nil, resumeReason: String? = nil, origin: String? = nil) {
         self.phase = phase
         self.rule = rule
         self.reason = reason
@@ -209,6 +212,7 @@ public struct TrialState: Sendable, Equatable, Codable {
         self.resumedBy = resumedBy
         self.resumedAt = resumedAt
         self.resumeReason = resumeReason
+        self.origin = origin
     }
 }
 

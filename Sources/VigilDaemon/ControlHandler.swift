@@ -1,6 +1,8 @@
 import Foundation
 import Glibc
+import VigilCentral
 import VigilConfig
+import Synchronization
 import VigilCore
 import VigilStore
 import VigilSystemd
@@ -54,11 +56,27 @@ public struct ControlHandler: Sendable {
                 return try rules()
             case .report:
                 return try report()
+            case .trial:
+                guard let central = state.central else {
+                    return ControlReply.error("this site runs alone: the configuration has no central: section")
+                }
+                return ControlReply.ok(TrialReply(ok: true, overview: try Self.blocking { try await central.overview() }))
             case .acknowledge(let alertID, let reported, let by):
                 guard let who = peer.flatMap(authorisedName) else { return denied(command) }
                 return try acknowledge(alertID, reported: reported, by: by, who: who)
             case .resume(let by, let reason):
                 guard let who = peer.flatMap(authorisedName) else { return denied(command) }
+                if let central = state.central {
+                    // A multi-site trial resumes everywhere or nowhere: the decision is the central daemon's.
+                    guard central.database.settings.role == .central else {
+                        return ControlReply.error("resuming is decided centrally: run vigilctl resume on the central daemon")
+                    }
+                    let now = clock()
+                    let published = try Self.blocking { try await central.database.publishResume(by: "\(by) (\(who))", reason: reason, at: now) }
+                    let local = try store.resumeTrial(by: "\(by) (\(who))", reason: reason, at: now)
+                    guard published || local != nil else { return ControlReply.error("the trial is not halted") }
+                    return ControlReply.ok(ActionReply(ok: true, message: "trial \(state.configuration.trial.id) RUNNING again at every site; resumed centrally by \(by) (\(who)): \(reason)"))
+                }
                 guard let resumed = try store.resumeTrial(by: "\(by) (\(who))", reason: reason, at: clock()) else {
                     return ControlReply.error("the trial is not halted")
                 }
@@ -110,7 +128,8 @@ public struct ControlHandler: Sendable {
             ok: true, version: VigilVersion.string, pid: getpid(), uptimeSeconds: now.timeIntervalSince(state.startedAt),
             configPath: state.configPath, configDigest: configuration.digest, lastReloadError: state.lastReloadError,
             trial: .init(id: configuration.trial.id, state: trialState.phase.rawValue,
-                         reason: trialState.phase == .halted ? "\(trialState.rule ?? "?"): \(trialState.reason ?? "") since \(trialState.since.map { ISO8601DateFormatter().string(from: $0) } ?? "?")" : nil),
+                         reason: trialState.phase == .halted ? "\(trialState.rule ?? "?"): \(trialState.reason ?? "") since \(trialState.since.map { ISO8601DateFormatter().string(from: $0) } ?? "?")" : nil,
+                         origin: trialState.phase == .halted ? trialState.origin : nil),
             state: degraded.isEmpty ? "ok" : "degraded", degraded: degraded,
             inboxBacklog: InboxWatcher.scan(directory: configuration.directories.inbox).count,
             lastFileAt: stats.lastFileAt, busySeconds: state.busyFor(now: now),
@@ -121,7 +140,12 @@ public struct ControlHandler: Sendable {
                           lastRelayError: relayState.values.max { $0.nextAttempt < $1.nextAttempt }?.lastError),
             journal: .init(reachable: journalReachable, detail: journalReachable ? nil : (journal.lastError ?? "no journal socket at \(JournalWriter.socketPath)"),
                            pendingEntries: stats.undeliveredJournal),
-            store: .init(path: store.path, bytes: store.sizeOnDisk()), pipelineCost: state.pipelineCost)
+            store: .init(path: store.path, bytes: store.sizeOnDisk()), pipelineCost: state.pipelineCost,
+            central: state.central.map { central in
+                let link = central.state
+                return .init(site: central.database.settings.siteID, role: central.database.settings.role.rawValue, reachable: link.reachable,
+                             backlog: link.backlog, lastContact: link.lastContact, lastError: link.lastError)
+            })
     }
 
     func subjects() throws -> String {
@@ -299,4 +323,34 @@ public struct ControlHandler: Sendable {
         }
         return ControlReply.ok(AlertsReply(ok: true, alerts: list))
     }
+}
+
+extension ControlHandler {
+    /// A central query, from the control socket's own thread (the socket serves each connection on
+    /// a thread; the PostgreSQL client is async). Gives up after 10 s, with the reason.
+    static func blocking<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) throws -> T {
+        let result = Mutex<Result<T, any Error>?>(nil)
+        let done = DispatchSemaphore(value: 0)
+        Task {
+            let outcome: Result<T, any Error>
+            do { outcome = .success(try await body()) } catch { outcome = .failure(error) }
+            result.withLock { $0 = outcome }
+            done.signal()
+        }
+        guard done.wait(timeout: .now() + 10) == .success, let outcome = result.withLock({ $0 }) else {
+            throw CentralTimeout()
+        }
+        return try outcome.get()
+    }
+}
+
+/// The central database did not answer a control request in time.
+struct CentralTimeout: Error, CustomStringConvertible {
+    var description: String { "the central database did not answer within 10 s" }
+}
+
+/// The reply of `trial`: per site and pooled (`TrialOverview`).
+public struct TrialReply: Codable, Sendable {
+    public var ok: Bool
+    public var overview: TrialOverview
 }

@@ -21,6 +21,19 @@ public struct StatusReport: Codable, Sendable {
         public var id: String
         public var state: String
         public var reason: String?
+        /// Where a halt was decided when not here: a site id, or `central`.
+        public var origin: String?
+    }
+
+    /// The link to the central tier (`central:`), when configured.
+    public struct CentralState: Codable, Sendable {
+        public var site: String
+        public var role: String
+        public var reachable: Bool
+        /// Changes not yet replicated.
+        public var backlog: Int
+        public var lastContact: Date?
+        public var lastError: String?
     }
 
     /// Record counters over all processed files.
@@ -77,6 +90,7 @@ public struct StatusReport: Codable, Sendable {
     public var store: StoreState
     /// Where the ingest pipeline's time has gone since start-up (optional for replies of older daemons).
     public var pipelineCost: PipelineCost?
+    public var central: CentralState?
 }
 
 /// The alert `status` puts first: critical or halt, not acknowledged, oldest.

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import ServiceLifecycle
 import UnixSignals
+import VigilCentral
 import VigilConfig
 import VigilCore
 import VigilStore
@@ -81,11 +82,30 @@ public enum Daemon {
 
         let processor = FileProcessor(store: store, emitter: emitter, state: state, logger: logger, clock: clock)
         let hangups = await UnixSignalsSequence(trapping: .sighup)
-        let services: [any Service] = [
+        var services: [any Service] = [
             IngestService(watcher: watcher, processor: processor, emitter: emitter, state: state, notifier: notifier, logger: logger),
             ReloadService(signals: hangups, state: state, notifier: notifier, logger: logger),
             WatchdogService(state: state, notifier: notifier, clock: clock),
         ]
+        // The trial-wide tier (docs/ARCHITECTURE.md §6); without `central:` the site runs alone and
+        // queues nothing for replication.
+        do {
+            if let settings = configuration.central {
+                let database = try CentralDatabase(settings: settings, trial: configuration.trial.id, logger: logger)
+                let central = CentralService(database: database, store: store, configuration: { state.configuration }, clock: clock, logger: logger) {
+                    emitter.deliverPending()
+                }
+                state.attach(central)
+                services.append(central)
+                logger.info("central tier: site \(settings.siteID) (\(settings.role.rawValue)) replicating to \(settings.host):\(settings.port)/\(settings.database)")
+            } else {
+                try store.disableReplication()
+            }
+        } catch {
+            logger.critical("cannot start the central tier: \(error)")
+            notifier.status("start-up failed: \(error)")
+            return 1
+        }
         let group = ServiceGroup(configuration: .init(
             services: services.map { .init(service: $0) }, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
 

@@ -1,5 +1,6 @@
 import Foundation
 import Synchronization
+import VigilCentral
 import VigilConfig
 
 /// The daemon's shared, changing state: the live configuration (replaced on reload), what the
@@ -17,6 +18,11 @@ public final class DaemonState: Sendable {
     public let startedAt: Date
     public let configPath: String
     private let fields: Mutex<Fields>
+    private let centralService = Mutex<CentralService?>(nil)
+
+    /// The central tier's service, when `central:` is configured (set once at start).
+    public var central: CentralService? { centralService.withLock { $0 } }
+    public func attach(_ central: CentralService) { centralService.withLock { $0 = central } }
 
     public init(configuration: VigilConfiguration, configPath: String, startedAt: Date) {
         self.startedAt = startedAt

@@ -45,8 +45,13 @@ public enum StatusText {
     /// `vigilctl status`: fits an 80-column terminal; colour only when asked (a TTY).
     public static func render(_ status: StatusReport, colour: Bool = false) -> String {
         var lines: [String] = []
-        let trial = status.trial.state == "running" ? "RUNNING" : "\(status.trial.state.uppercased()): \(status.trial.reason ?? "")"
+        let origin = status.trial.origin.map { " [decided at \($0)]" } ?? ""
+        let trial = status.trial.state == "running" ? "RUNNING" : "\(status.trial.state.uppercased())\(origin): \(status.trial.reason ?? "")"
         lines.append("Trial       \(status.trial.id): \(trial)")
+        if let central = status.central {
+            let link = central.reachable ? "reachable" : "UNREACHABLE (\(central.lastError ?? "?")); this site works alone"
+            lines.append("Central     site \(central.site) (\(central.role)), \(link), \(central.backlog) changes to send")
+        }
         lines.append("Daemon      vigild \(status.version), pid \(status.pid), up \(duration(status.uptimeSeconds)), \(status.state)")
         for reason in status.degraded { lines.append("  degraded  \(reason)") }
         lines.append("Config      \(status.configPath) (digest \(status.configDigest))")

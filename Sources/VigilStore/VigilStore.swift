@@ -212,6 +212,11 @@ public final class VigilStore: Sendable {
                 CREATE INDEX records_history_by_subject ON records(subject, time) WHERE code IS NULL;
                 """)
         }
+        migrator.registerMigration("v11-replication") { db in
+            // The site's replication outbox (docs/ARCHITECTURE.md §6): a record id per change, in
+            // commit order. Filled by triggers only while `central:` is configured.
+            try db.execute(sql: "CREATE TABLE replication_outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, record_id TEXT NOT NULL)")
+        }
         return migrator
     }
 

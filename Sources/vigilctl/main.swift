@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import VigilCentral
 import VigilConfig
 import VigilDaemon
 
@@ -9,7 +10,7 @@ struct VigilCtl: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "vigilctl",
         abstract: "Talk to the Vigil daemon through its control socket.",
-        subcommands: [Ping.self, Status.self, Alerts.self, Ack.self, Subjects.self, Subject.self, Rules.self, Report.self, Resume.self,
+        subcommands: [Ping.self, Status.self, Alerts.self, Ack.self, Subjects.self, Subject.self, Rules.self, Report.self, Trial.self, Resume.self,
                       Reload.self, Silence.self, Silences.self, Watch.self, Backup.self, Replay.self, Relay.self, Check.self, ValidateConfig.self])
 }
 
@@ -230,6 +231,29 @@ struct Silence: ParsableCommand {
         case "h": return value * 60
         case "d": return value * 1440
         default: return nil
+        }
+    }
+}
+
+struct Trial: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Per-site and pooled status of a multi-site trial: subjects, evaluable, toxicities, posterior, replication lag, last contact.")
+    @OptionGroup var connection: Connection
+    @Flag(name: .long, help: "Print the raw JSON reply.") var json = false
+
+    func run() throws {
+        try connection.show("trial", json: json, as: TrialReply.self) { reply in
+            let o = reply.overview
+            let state = o.phase == "running" ? "RUNNING" : "HALTED by \(o.origin ?? "?") (\(o.rule ?? "?"))"
+            var rows = o.sites.map { site -> [String] in
+                let contact = site.secondsSinceContact.map { "\(Int($0.rounded())) s ago" } ?? "never"
+                return [site.site, "\(site.counts.subjects)", "\(site.counts.infused)", "\(site.counts.evaluable)", "\(site.counts.toxicities)",
+                        "\(site.records)", "\(site.backlog)", contact]
+            }
+            rows.append(["pooled", "\(o.pooled.subjects)", "\(o.pooled.infused)", "\(o.pooled.evaluable)", "\(o.pooled.toxicities)", "", "", ""])
+            let table = StatusText.table(header: ["SITE", "SUBJECTS", "INFUSED", "EVALUABLE", "TOXICITIES", "RECORDS", "TO SEND", "LAST CONTACT"], rows: rows)
+            return "Trial \(o.trial): \(state)\n" + table
+                + String(format: "\nPooled Pr(p > max rate | data) = %.3f%@", o.posterior, o.decision.map { "; stop rule met: \($0)" } ?? "")
         }
     }
 }

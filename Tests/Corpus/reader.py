@@ -70,6 +70,13 @@ LOINC = {
     '2524-7': 'lactate', '32693-4': 'lactate',
     '1963-8': 'bicarbonate', '1959-6': 'bicarbonate', '2028-9': 'bicarbonate',
     '1988-5': 'crp', '30522-7': 'crp', '33959-8': 'procalcitonin',
+    # Added with the HL7 sources hl7-v2-to-fhir and ipf (long names as sent in OBX-3 and in LOINC):
+    # 59260-0 "Hemoglobin [Moles/volume] in Blood" (same analyte as 718-7) and 22760-3 "Potassium
+    # [Mass/volume] in Serum or Plasma" (same analyte as 2823-3). The value is converted by its OBX-6
+    # unit (g/L, meq/L in the corpus); a unit the tables do not know gives value null. Left out on
+    # purpose: 14937-7 "Urea nitrogen [Moles/volume]" (moles of urea or of nitrogen atoms?) and
+    # 76485-2 "C reactive protein [Moles/volume]" (nmol/L; no agreed molar mass for CRP).
+    '59260-0': 'hemoglobin', '22760-3': 'potassium',
 }
 
 # IEEE 11073 / IHE PCD-01 observation identifiers (OBX-3 coding system "MDC"), by reference id.
@@ -81,6 +88,15 @@ MDC = {
     'MDC_PRESS_BLD_NONINV_MEAN': 'mean_arterial_pressure',
     'MDC_PRESS_CUFF_MEAN': 'mean_arterial_pressure',
     'MDC_RESP_RATE': 'respiratory_rate', 'MDC_TTHOR_RESP_RATE': 'respiratory_rate',
+    # Added with hl7/ipf (ISO/IEEE 11073-10101 terms, checked against NIST's RTMMS export
+    # mdccodes.csv in usnistgov/hit-pcd-message-validation): invasive (arterial line) systemic
+    # arterial pressure 150033/150034/150035, pulse rate from the invasive pressure 149522 (a
+    # pulse rate like MDC_PULS_OXIM_PULS_RATE), capillary whole-blood glucose 160184 (as LOINC
+    # 41653-7 above). Pulmonary-artery pressures (MDC_PRESS_BLD_ART_PULM_*) are NOT systemic
+    # blood pressure and stay unmapped.
+    'MDC_PRESS_BLD_ART_SYS': 'systolic_bp', 'MDC_PRESS_BLD_ART_DIA': 'diastolic_bp',
+    'MDC_PRESS_BLD_ART_MEAN': 'mean_arterial_pressure', 'MDC_BLD_PULS_RATE_INV': 'heart_rate',
+    'MDC_CONC_GLU_CAPILLARY_WHOLEBLOOD': 'glucose',
 }
 
 
@@ -124,7 +140,8 @@ UNITS = {
                    'mmol/l': (1000.0, 1.0)},
     'urea': {'mmol/l': ONE, 'mg/dl': (1.0, 6.006)},
     'urea_nitrogen': {'mmol/l': ONE, 'mg/dl': (0.357, 1.0)},   # BUN mg/dL -> mmol/L of urea
-    'glucose': {'mmol/l': ONE, 'mg/dl': (1.0, 18.016)},
+    'glucose': {'mmol/l': ONE, 'mg/dl': (1.0, 18.016),
+                'mdc_dim_milli_g_per_dl': (1.0, 18.016)},   # IEEE 11073 unit 264274 = mg/dL
     'lactate': {'mmol/l': ONE, 'meq/l': ONE, 'mg/dl': (1.0, 9.008)},
     'bicarbonate': MMOL, 'potassium': MMOL, 'sodium': MMOL,
     'alt': {'u/l': ONE, 'iu/l': ONE, 'ukat/l': (60.0, 1.0)},
