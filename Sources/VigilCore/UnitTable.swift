@@ -65,6 +65,7 @@ public enum MDCUnits {
         "MDC_DIM_DEGC": "°C",
         "MDC_DIM_FAHR": "°F",
         "MDC_DIM_MILLI_MOLE_PER_L": "mmol/L",
+        "MDC_DIM_MILLI_G_PER_DL": "mg/dL",
     ]
 
     /// 32-bit code → reference id, for the codes of the vital-sign set.
@@ -75,6 +76,8 @@ public enum MDCUnits {
         "266016": "MDC_DIM_MMHG",
         "266560": "MDC_DIM_FAHR",
         "268192": "MDC_DIM_DEGC",
+        // g/dL is base code 2112; the milli prefix adds 0x12 (IEEE 11073-10101, unit prefixes).
+        "264274": "MDC_DIM_MILLI_G_PER_DL",
     ]
 
     /// The outcome of reading an OBX-6 that may carry an MDC unit.

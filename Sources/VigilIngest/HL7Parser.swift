@@ -206,7 +206,8 @@ struct HL7MessageReader {
 
     /// OBX-11 result statuses that carry a value (HL7 v2.5, table 0085): S (partial) is preliminary,
     /// U (changed to final without retransmission, when the value is sent again) final.
-    static let statuses: [String: String] = ["F": "final", "C": "corrected", "P": "preliminary", "R": "preliminary", "S": "preliminary", "U": "final"]
+    /// A (amended on the placer's adjustments, HL7 v2.5.1) is a correction.
+    static let statuses: [String: String] = ["F": "final", "C": "corrected", "A": "corrected", "P": "preliminary", "R": "preliminary", "S": "preliminary", "U": "final"]
 
     mutating func readObservation(_ obx: HL7Segment, subject: String, obr: HL7Segment?, orderTime: Date?) {
         // Identity: the order (filler, else placer, else message), the test code and the sub-id,
@@ -236,7 +237,7 @@ struct HL7MessageReader {
             return
         default:
             if Self.statuses[statusCode] == nil {
-                let expected = "F, C, P, R, S, U (a result), X, I, N, O (none yet) or D, W (withdrawn)"
+                let expected = "F, C, A, P, R, S, U (a result), X, I, N, O (none yet) or D, W (withdrawn)"
                 if options.hl7.strict {
                     fail(obx, "OBX-11", statusCode, "unknown result status", expected: expected)
                     return

@@ -93,7 +93,7 @@ final class ControlRequestTests: XCTestCase {
         XCTAssertEqual(refusal(""), empty)
         XCTAssertEqual(refusal("   "), empty)
         XCTAssertEqual(refusal("format-disk now")?.message,
-                       "unknown command 'format-disk'; known: ping, status, alerts, ack, subjects, subject, rules, report, resume, reload, silence, silences, backup, replay")
+                       "unknown command 'format-disk'; known: ping, status, alerts, ack, subjects, subject, rules, report, trial, resume, reload, silence, silences, backup, replay")
         XCTAssertNil(refusal("PING")?.command, "commands are lower case")
         let long = String(repeating: "z", count: 100)
         XCTAssertTrue(refusal(long)?.message.hasPrefix("unknown command '\(long.prefix(40))';") == true)
