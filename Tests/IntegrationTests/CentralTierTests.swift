@@ -195,7 +195,7 @@ final class CentralTierTests: XCTestCase {
                                                   "code": "lactate", "value": 1.1, "unit": "mmol/L"]))
         XCTAssertTrue(TestSupport.waitUntil(timeout: 15) { (try? server.query("SELECT count(*) FROM vigil_records")) == ["1"] })
 
-        try server.stop()
+        try server.stop(mode: "immediate")  // a crash of the database server
         try site.drop("offline.ndjson", Self.json(["type": "observation", "id": "LAB-2", "subject": "LYS-01-001", "time": Self.iso(Date()),
                                                     "code": "lactate", "value": 4.6, "unit": "mmol/L"]))
         XCTAssertTrue(TestSupport.waitUntil(timeout: 15) { site.files(in: site.outboxNew).count == 1 }, "the site alerts with the database down")

@@ -160,6 +160,33 @@ extension ConfigurationTests {
         XCTAssertEqual(error(base.replacingOccurrences(of: "DECES: death", with: "DECES: dead"))?.keyPath, "vocabularies.disposition.DECES")
     }
 
+    /// `central:`: the password is never inline (a URL with one is refused at start), the site id
+    /// is a plain name, and the password comes from a file or a systemd credential.
+    func testCentralSectionIsCheckedAndKeepsThePasswordOutOfTheFile() throws {
+        let base = Self.valid + "\ncentral:\n  url: postgres://vigil@db.example.org:6432/trial\n  site_id: site-01\n  password_credential: central-password\n"
+        XCTAssertNil(error(base))
+        let inline = error(base.replacingOccurrences(of: "postgres://vigil@", with: "postgres://vigil:s3cret@"))
+        XCTAssertEqual(inline?.keyPath, "central.url")
+        XCTAssertFalse(inline?.description.contains("s3cret") ?? true, "the refused password is not echoed")
+        XCTAssertEqual(error(base.replacingOccurrences(of: "site_id: site-01", with: "site_id: 'site 01; DROP'"))?.keyPath, "central.site_id")
+        XCTAssertEqual(error(base.replacingOccurrences(of: "postgres://", with: "mysql://"))?.keyPath, "central.url")
+        XCTAssertEqual(error(base + "  password_file: /etc/vigil/pw\n")?.keyPath, "central.password_credential")
+        XCTAssertEqual(error(base + "  tls: maybe\n")?.keyPath, "central.tls")
+        let path = NSTemporaryDirectory() + "vigil-central-\(UUID().uuidString).yaml"
+        try base.write(toFile: path, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let central = try XCTUnwrap(try VigilConfiguration.load(path: path).central)
+        XCTAssertEqual([central.host, central.user, central.database, central.siteID], ["db.example.org", "vigil", "trial", "site-01"])
+        XCTAssertEqual(central.port, 6432)
+        XCTAssertEqual(central.tls, .verifyFull, "TLS with certificate and host checks unless told otherwise")
+        let credentials = NSTemporaryDirectory() + "vigil-credentials-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: credentials, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: credentials) }
+        try "from-systemd\nignored second line\n".write(toFile: "\(credentials)/central-password", atomically: true, encoding: .utf8)
+        XCTAssertEqual(try central.password(environment: ["CREDENTIALS_DIRECTORY": credentials]), "from-systemd")
+        XCTAssertThrowsError(try central.password(environment: [:]), "no credentials directory: a clear error, not an empty password")
+    }
+
     func testHL7SubjectMapErrorsNeverShowTheHospitalNumber() {
         let e = error(Self.valid + "\nhl7:\n  subject_map:\n    \"900123456\": DUPONT\n")
         XCTAssertEqual(e?.keyPath, "hl7.subject_map[…]")

@@ -63,9 +63,10 @@ public final class PostgresServer {
         }
     }
 
-    /// Stops the server at once (fast shutdown: sessions are cut, as in a crash of the network).
-    public func stop() throws {
-        let stopped = try asServerUser("\(bin)/pg_ctl", ["-D", data, "-m", "fast", "-w", "stop"])
+    /// Stops the server: `fast` cuts the sessions and checkpoints; `immediate` quits every server
+    /// process at once without a checkpoint, as a crash does (recovery replays the WAL at start).
+    public func stop(mode: String = "fast") throws {
+        let stopped = try asServerUser("\(bin)/pg_ctl", ["-D", data, "-m", mode, "-w", "stop"])
         guard stopped.status == 0 else { throw TestSupport.Failure("pg_ctl stop failed: \(stopped.stderr)") }
     }
 
