@@ -40,6 +40,11 @@ public struct ControlHandler: Sendable {
             return ControlReply.error(failure.message)
         }
         let command = request.command
+        // The one permission check: `ControlRequest.privilegedCommands` is the table of commands
+        // that need an authorised peer (root, the daemon's user, or `control.authorised_groups`).
+        let authorised = peer.flatMap(authorisedName)
+        if ControlRequest.privilegedCommands.contains(command), authorised == nil { return denied(command) }
+        let who = authorised ?? ""
         do {
             switch request {
             case .ping:
@@ -62,10 +67,8 @@ public struct ControlHandler: Sendable {
                 }
                 return ControlReply.ok(TrialReply(ok: true, overview: try Self.blocking { try await central.overview() }))
             case .acknowledge(let alertID, let reported, let by):
-                guard let who = peer.flatMap(authorisedName) else { return denied(command) }
                 return try acknowledge(alertID, reported: reported, by: by, who: who)
             case .resume(let by, let reason):
-                guard let who = peer.flatMap(authorisedName) else { return denied(command) }
                 if let central = state.central {
                     // A multi-site trial resumes everywhere or nowhere: the decision is the central daemon's.
                     guard central.database.settings.role == .central else {
@@ -82,20 +85,16 @@ public struct ControlHandler: Sendable {
                 }
                 return ControlReply.ok(ActionReply(ok: true, message: "trial \(state.configuration.trial.id) RUNNING again; resumed by \(resumed.resumedBy ?? by): \(resumed.resumeReason ?? "")"))
             case .reload:
-                guard peer.flatMap(authorisedName) != nil else { return denied(command) }
                 let result = reload()
                 return result.ok ? ControlReply.ok(ActionReply(ok: true, message: result.message)) : ControlReply.error(result.message)
             case .silence(let target, let minutes, let reason):
-                guard let who = peer.flatMap(authorisedName) else { return denied(command) }
                 return try silence(target, minutes: minutes, reason: reason, who: who)
             case .silences:
                 return ControlReply.ok(SilencesReply(ok: true, silences: try store.activeSilences(at: clock())))
             case .backup(let path):
-                guard peer.flatMap(authorisedName) != nil else { return denied(command) }
                 try store.backup(to: path)
                 return ControlReply.ok(ActionReply(ok: true, message: "store backed up to \(path) (SQLite online backup, consistent as of \(ISO8601DateFormatter().string(from: clock())))"))
             case .replay(let configPath, let since):
-                guard peer.flatMap(authorisedName) != nil else { return denied(command) }
                 let candidate: VigilConfiguration
                 do {
                     candidate = try VigilConfiguration.load(path: configPath)
