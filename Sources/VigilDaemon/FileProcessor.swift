@@ -117,11 +117,10 @@ public final class FileProcessor: Sendable {
 
     /// Files committed together at most (group commit), and the records past which no further file
     /// joins: a backlog's small files share one transaction, its fsyncs and one delivery pass, while
-    /// one transaction stays short enough for the next alert to wait little behind it (6,000 records
-    /// take about a quarter of a second here). Each transaction writes every index page it touched
-    /// to the WAL, and a large store's primary key has a few hundred insertion places, so fewer,
-    /// larger transactions write less per record: against 32 files / 2,000 records, the backlog
-    /// gained 11–24 % and the commit stage fell from 8–9 to 5 µs per record (docs/BENCHMARKS.md).
+    /// one transaction stays short enough for the next alert to wait little behind it. Each
+    /// transaction writes every index page it touched to the WAL, and a large store's primary key has
+    /// a few hundred insertion places, so fewer, larger transactions write less per record
+    /// (docs/BENCHMARKS.md measures it).
     static let groupCommitFiles = 64
     static let groupCommitRecords = 6_000
 

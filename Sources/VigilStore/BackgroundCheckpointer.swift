@@ -8,9 +8,8 @@ import Synchronization
 /// so that the writer's commits no longer pay for checkpoints.
 ///
 /// SQLite's automatic checkpoint runs inside the COMMIT that takes the WAL past 1,000 pages, on the
-/// writing thread: with a large store each transaction dirties more index pages, and those
-/// checkpoints became the part of the pipeline that grew with history (the commit stage, 10 µs per
-/// record at 12k stored, 23 µs at 1M). The writer connection gets a WAL hook instead of the
+/// writing thread: with a large store each transaction dirties more index pages, so those
+/// checkpoints would make the writer's cost grow with history. The writer connection gets a WAL hook instead of the
 /// automatic checkpoint: past `backgroundFrames` pages it wakes this checkpointer, which runs a
 /// PASSIVE checkpoint (never blocking the writer or a reader) on its own connection. Should it fall
 /// behind, past `inlineFrames` pages the writer checkpoints inline again, as SQLite would, so the
