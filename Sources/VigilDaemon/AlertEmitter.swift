@@ -115,32 +115,36 @@ public final class AlertEmitter: Sendable {
         state.setDegraded("outbox", outboxFailure.map { "outbox write failed: \($0)" })
     }
 
-    /// Why an alert's mail must be held: a matching maintenance silence, or the same rule and subject
-    /// already mailed at this severity or higher within the repeat interval. Nil: send.
+    /// The delivery policy in force (`mail.repeat_interval_minutes`, `mail.escalation.after_minutes`).
+    var policy: DeliveryPolicy {
+        let mail = state.configuration.mail
+        return DeliveryPolicy(repeatInterval: mail.repeatInterval, escalateAfter: mail.escalateAfter)
+    }
+
+    /// Why an alert's mail must be held, as `DeliveryPolicy` decides; nil: send. This gathers the
+    /// facts: the first matching silence, and earlier mail of the same rule and subject (the ledger
+    /// knows the mails of earlier passes; those of this pass are recorded at its end).
     func mailHold(_ alert: Alert, silences: [Silence], mailedInThisPass: [Alert]) -> String? {
-        if let silence = silences.first(where: { $0.matches(alert) }) {
-            return "silenced by \(silence.id) until \(ISO8601DateFormatter().string(from: silence.endsAt)): \(silence.reason)"
+        let silence = silences.first { $0.matches(alert) }.map { DeliveryPolicy.SilenceInForce(id: $0.id, until: $0.endsAt, reason: $0.reason) }
+        let decision = policy.mail(alert, silence: silence) { interval in
+            mailedInThisPass.contains { $0.rule == alert.rule && $0.subject == alert.subject && $0.id != alert.id && $0.severity >= alert.severity }
+                || (try? store.recentlyNotified(alert, within: interval, before: clock())) == true
         }
-        // Halts and SUSAR deadlines are each a distinct regulatory event: always mailed.
-        let interval = state.configuration.mail.repeatInterval
-        // The ledger knows the mails of earlier passes; those of this pass are recorded at its end.
-        if interval > 0, alert.severity != .halt, alert.rule != "susar-clock",
-           mailedInThisPass.contains(where: { $0.rule == alert.rule && $0.subject == alert.subject && $0.id != alert.id && $0.severity >= alert.severity })
-            || (try? store.recentlyNotified(alert, within: interval, before: clock())) == true {
-            return "repeat interval: \(alert.rule) for \(alert.subject ?? "trial") already mailed within \(Int(interval / 60)) min"
+        switch decision {
+        case .send: return nil
+        case .hold(let reason): return reason
         }
-        return nil
     }
 
     /// Re-notifies unacknowledged critical and halt alerts to the escalation list, once each.
     func escalate(_ mail: AlertMail) {
-        let configuration = state.configuration
         let now = clock()
         guard !mail.escalationRecipients.isEmpty,
-              let due = try? store.alertsToEscalate(raisedBefore: now.addingTimeInterval(-configuration.mail.escalateAfter))
+              let due = try? store.alertsToEscalate(raisedBefore: policy.escalationCutoff(now: now))
         else { return }
         let silences = (try? store.activeSilences(at: now)) ?? []
-        for item in due where !silences.contains(where: { $0.matches(item.alert) }) {
+        for item in due where policy.isDueForEscalation(severity: item.alert.severity, raisedAt: item.alert.raisedAt, now: now)
+            && !silences.contains(where: { $0.matches(item.alert) }) {
             let alert = item.alert
             let minutes = Int(now.timeIntervalSince(alert.raisedAt) / 60)
             do {
