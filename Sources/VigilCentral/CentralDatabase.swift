@@ -6,34 +6,14 @@ import VigilConfig
 import VigilCore
 import VigilStore
 
-/// The trial state as the central database holds it: the one every site follows.
+/// The trial state as the central database holds it: the one every site follows (its `origin` is
+/// the site id that decided a halt, or `central`), and the version that names its last decision.
 public struct CentralTrialState: Sendable, Equatable {
-    public var phase: TrialState.Phase
-    /// The site id that decided the halt, or `central` for the pooled rules.
-    public var origin: String?
-    public var rule: String?
-    public var reason: String?
-    public var since: Date?
-    public var resumedBy: String?
-    public var resumedAt: Date?
-    public var resumeReason: String?
-    /// Bumped by every halt and resume: names one decision.
+    public var state: TrialState
+    /// Bumped by every halt and resume.
     public var version: Int64
 
-    public static let running = CentralTrialState(phase: .running, version: 0)
-
-    public init(phase: TrialState.Phase, origin: String? = nil, rule: String? = nil, reason: String? = nil, since: Date? = nil,
-                resumedBy: String? = nil, resumedAt: Date? = nil, resumeReason: String? = nil, version: Int64) {
-        self.phase = phase
-        self.origin = origin
-        self.rule = rule
-        self.reason = reason
-        self.since = since
-        self.resumedBy = resumedBy
-        self.resumedAt = resumedAt
-        self.resumeReason = resumeReason
-        self.version = version
-    }
+    public static let running = CentralTrialState(state: .running, version: 0)
 }
 
 /// One site as the central database sees it.
@@ -164,8 +144,9 @@ public final class CentralDatabase: Sendable {
             """, logger: logger)
         for try await (phase, origin, rule, reason, since, resumedBy, resumedAt, resumeReason, version)
             in rows.decode((String, String?, String?, String?, Date?, String?, Date?, String?, Int64).self) {
-            return CentralTrialState(phase: TrialState.Phase(rawValue: phase) ?? .halted, origin: origin, rule: rule, reason: reason, since: since,
-                                     resumedBy: resumedBy, resumedAt: resumedAt, resumeReason: resumeReason, version: version)
+            let state = TrialState(phase: TrialState.Phase(rawValue: phase) ?? .halted, rule: rule, reason: reason, evidence: [], since: since,
+                                   alertID: nil, resumedBy: resumedBy, resumedAt: resumedAt, resumeReason: resumeReason, origin: origin)
+            return CentralTrialState(state: state, version: version)
         }
         return .running
     }

@@ -110,14 +110,13 @@ public final class CentralService: Service, Sendable {
 
     func replicate() async throws {
         while true {
-            let (records, through) = try store.replicationBatch(limit: database.settings.batchSize)
+            let (records, through, remaining) = try store.replicationBatch(limit: database.settings.batchSize)
             guard let through else { break }
-            let backlog = try store.replicationBacklog()
-            try await database.push(site: database.settings.siteID, records: records, through: through, backlog: max(0, backlog - records.count))
+            try await database.push(site: database.settings.siteID, records: records, through: through, backlog: remaining)
             // Committed centrally: only now is it forgotten here. A crash before this line sends the
             // batch again, which the central rows' sequence numbers make a no-op.
             try store.acknowledgeReplication(through: through)
-            linkState.withLock { $0.backlog = max(0, backlog - records.count) }
+            linkState.withLock { $0.backlog = remaining }
         }
         try await database.heartbeat(site: database.settings.siteID, backlog: 0)
         linkState.withLock { $0.backlog = 0 }
@@ -125,7 +124,8 @@ public final class CentralService: Service, Sendable {
 
     /// Publishes a halt decided here; follows a halt decided elsewhere and a central resume.
     func followTrialState() async throws {
-        let central = try await database.trialState()
+        let decision = try await database.trialState()
+        let central = decision.state
         let local = try store.trialState()
         let now = clock()
         if local.phase == .halted, local.origin == nil, let since = local.since, central.phase == .running,
@@ -141,7 +141,7 @@ public final class CentralService: Service, Sendable {
             let where_ = central.origin == "central" ? "the central pooled rules" : "site \(central.origin ?? "?")"
             let reason = "Halted by \(where_): \(central.reason ?? central.rule ?? "")"
             let alert = Alert(
-                rule: central.rule ?? "halt", severity: .halt, subject: nil, trial: trial, triggerKey: "remote:\(central.origin ?? "?"):\(central.version)",
+                rule: central.rule ?? "halt", severity: .halt, subject: nil, trial: trial, triggerKey: "remote:\(central.origin ?? "?"):\(decision.version)",
                 records: [], value: "trial halted at \(central.origin ?? "?")",
                 title: "TRIAL \(trial) HALTED by \(where_)",
                 reason: reason,
@@ -207,8 +207,8 @@ public final class CentralService: Service, Sendable {
         async let sites = database.sites()
         async let records = database.pooledRecords()
         async let central = database.trialState()
-        let evaluation = PooledMonitoring(monitoring: configuration.stopping.toxicity, zone: zone).evaluate(try await records, now: clock())
         let now = clock()
+        let evaluation = PooledMonitoring(monitoring: configuration.stopping.toxicity, zone: zone).evaluate(try await records, now: now)
         return TrialOverview(
             trial: configuration.trial.id, state: try await central,
             sites: try await sites.map { site in
@@ -244,9 +244,9 @@ public struct TrialOverview: Sendable, Codable {
 
     init(trial: String, state: CentralTrialState, sites: [Site], pooled: PooledMonitoring.Counts, posterior: Double, decision: String?) {
         self.trial = trial
-        self.phase = state.phase.rawValue
-        self.origin = state.origin
-        self.rule = state.rule
+        self.phase = state.state.phase.rawValue
+        self.origin = state.state.origin
+        self.rule = state.state.rule
         self.sites = sites
         self.pooled = pooled
         self.posterior = posterior

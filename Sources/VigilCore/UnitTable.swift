@@ -24,11 +24,18 @@ public struct UnitTable: Sendable, Equatable {
     /// Order: the site's conversion for the code, the built-in spelling, the site's alias, then the
     /// same with UCUM annotations (`{cells}`, `{beats}`) removed, as UCUM gives them no meaning.
     public func conversion(of unit: String, for definition: CanonicalCodes.Definition) -> UnitConversion? {
-        for candidate in [unit, Self.withoutAnnotations(unit)] where !candidate.isEmpty {
-            if let factor = conversions[definition.code]?[candidate.lowercased()] { return .scale(factor) }
-            if let found = definition.conversion(forUnit: candidate) { return found }
-            if let alias = aliases[candidate.lowercased()], let found = definition.conversion(forUnit: alias) { return found }
-        }
+        if let found = lookup(unit, for: definition) { return found }
+        // Only a unit that has annotations is tried again without them.
+        guard unit.contains("{") else { return nil }
+        let bare = Self.withoutAnnotations(unit)
+        return bare.isEmpty || bare == unit ? nil : lookup(bare, for: definition)
+    }
+
+    /// The site's conversion for the code, the built-in spelling, then the site's alias.
+    func lookup(_ unit: String, for definition: CanonicalCodes.Definition) -> UnitConversion? {
+        if let factor = conversions[definition.code]?[unit.lowercased()] { return .scale(factor) }
+        if let found = definition.conversion(forUnit: unit) { return found }
+        if !aliases.isEmpty, let alias = aliases[unit.lowercased()], let found = definition.conversion(forUnit: alias) { return found }
         return nil
     }
 

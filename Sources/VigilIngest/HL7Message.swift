@@ -42,6 +42,23 @@ struct HL7Encoding: Sendable, Equatable {
 
     init() {}
 
+    /// Writes each delimiter in `text` as its escape sequence (HL7 v2.5 §2.7), so the text is one
+    /// field value: the inverse of `unescape` for these five.
+    func escape(_ text: String) -> String {
+        var out = ""
+        for character in text {
+            switch character {
+            case escape: out += "\(escape)E\(escape)"
+            case field: out += "\(escape)F\(escape)"
+            case component: out += "\(escape)S\(escape)"
+            case repetition: out += "\(escape)R\(escape)"
+            case subcomponent: out += "\(escape)T\(escape)"
+            default: out.append(character)
+            }
+        }
+        return out
+    }
+
     /// Resolves escape sequences (HL7 v2.5 §2.7): \F\ \S\ \T\ \R\ \E\, \.br\ and \Xhh…\.
     func unescape(_ text: String) -> String {
         guard text.utf8.contains(escapeByte) else { return text }

@@ -218,7 +218,8 @@ struct HL7MessageReader {
         let id = "HL7-\(order)-\(identifier)-\(subID)"
 
         // A result the trial does not monitor is skipped before anything else is checked.
-        if isIgnored(obx) {
+        let lookup = codeLookup(obx)
+        if lookup == .ignored {
             notes.append("segment \(obx.index): \(ProducerText.visible(obx.component(3, 1) ?? "?", limit: 64)) is not monitored (mapping ignore list); result skipped")
             return
         }
@@ -249,7 +250,12 @@ struct HL7MessageReader {
             }
         }
 
-        guard let code = canonicalCode(obx) else { return }
+        guard case .code(let code) = lookup else {
+            let shown = [obx.component(3, 1), obx.component(3, 2), obx.component(3, 3)].compactMap { $0 }.joined(separator: "^")
+            fail(obx, "OBX-3", shown, "unknown observation code",
+                 expected: "a LOINC code listed in mapping.loinc or a local code listed in mapping.local")
+            return
+        }
         guard let time = obx.component(14, 1) != nil ? time(obx, 14, name: "OBX-14", requireMinutes: true) : orderTime else {
             if obx.component(14, 1) == nil { fail(obx, "OBX-14", nil, "result has no time (neither OBX-14 nor OBR-7)", expected: "YYYYMMDDHHMM[SS][+ZZZZ]") }
             return
@@ -342,39 +348,19 @@ struct HL7MessageReader {
         }
     }
 
-    /// True when an OBX-3 coding is on the ignore list and none maps to a monitored code.
-    func isIgnored(_ obx: HL7Segment) -> Bool {
+    /// OBX-3 through the mapping: the LOINC table for coding system LN, the local table otherwise,
+    /// primary coding then alternate. A monitored code wins; otherwise ignored when some coding is
+    /// on the ignore list, else unknown.
+    func codeLookup(_ obx: HL7Segment) -> CodeMapping.Lookup {
         var ignored = false
         for case let (code?, system) in [(obx.component(3, 1), obx.component(3, 3)), (obx.component(3, 4), obx.component(3, 6))] {
             switch options.mapping.lookup(code, in: system?.uppercased() == "LN" ? .loinc : .local) {
-            case .code: return false
+            case .code(let canonical): return .code(canonical)
             case .ignored: ignored = true
             case .unknown: continue
             }
         }
-        return ignored
-    }
-
-    /// OBX-3 → canonical code through the LOINC table (coding system LN, primary or alternate) or the local table.
-    mutating func canonicalCode(_ obx: HL7Segment) -> String? {
-        let codings = [(obx.component(3, 1), obx.component(3, 3)), (obx.component(3, 4), obx.component(3, 6))]
-        var ignored = false
-        for case let (code?, system) in codings {
-            let table: CodeMapping.System = system?.uppercased() == "LN" ? .loinc : .local
-            switch options.mapping.lookup(code, in: table) {
-            case .code(let canonical): return canonical
-            case .ignored: ignored = true
-            case .unknown: continue
-            }
-        }
-        if ignored {
-            notes.append("segment \(obx.index): \(obx.component(3, 1) ?? "?") is not monitored (mapping ignore list); result skipped")
-            return nil
-        }
-        let shown = [obx.component(3, 1), obx.component(3, 2), obx.component(3, 3)].compactMap { $0 }.joined(separator: "^")
-        fail(obx, "OBX-3", shown, "unknown observation code",
-             expected: "a LOINC code listed in mapping.loinc or a local code listed in mapping.local")
-        return nil
+        return ignored ? .ignored : .unknown
     }
 
     /// "0.5-2.2", "<5", ">3.5", "3.5 - 5.0".

@@ -130,19 +130,9 @@ public enum HL7Acknowledgement {
     /// The acknowledgement, segments ended by `<CR>`. `controlID` is the acknowledgement's own MSH-10;
     /// `text` (an error summary, already free of the refused values) goes to MSA-3 and ERR-8.
     public static func message(_ code: Code, answering header: Header, controlID: String, time: Date, text: String? = nil) -> [UInt8] {
+        // The acknowledgement's own delimiters (its MSH-2 is ^~\&).
         func escaped(_ value: String, limit: Int = 200) -> String {
-            var out = ""
-            for character in ProducerText.visible(value, limit: limit) {
-                switch character {
-                case "\\": out += "\\E\\"
-                case "|": out += "\\F\\"
-                case "^": out += "\\S\\"
-                case "~": out += "\\R\\"
-                case "&": out += "\\T\\"
-                default: out.append(character)
-                }
-            }
-            return out
+            HL7Encoding().escape(ProducerText.visible(value, limit: limit))
         }
         let formatter = DateFormatter()
         formatter.locale = Locale(identifier: "en_US_POSIX")

@@ -50,11 +50,13 @@ extension VigilStore {
 
     /// Up to `limit` queued entries, oldest first, as the changes they make (a record queued several
     /// times is sent once, with its newest sequence number), and the highest sequence number they
-    /// cover: what to acknowledge once they are committed centrally. Read in one snapshot, so an
-    /// entry queued meanwhile is neither sent nor acknowledged.
-    public func replicationBatch(limit: Int) throws -> (records: [ReplicatedRecord], through: Int64?) {
+    /// cover: what to acknowledge once they are committed centrally, and how many entries stay
+    /// queued after them. Read in one snapshot, so an entry queued meanwhile is neither sent nor
+    /// acknowledged.
+    public func replicationBatch(limit: Int) throws -> (records: [ReplicatedRecord], through: Int64?, remaining: Int) {
         try pool.read { db in
             let through = try Int64.fetchOne(db, sql: "SELECT MAX(seq) FROM (SELECT seq FROM replication_outbox ORDER BY seq LIMIT ?)", arguments: [limit])
+            let remaining = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM replication_outbox WHERE seq > ?", arguments: [through ?? Int64.max]) ?? 0
             let rows = try Row.fetchAll(db, sql: """
                 SELECT o.seq, r.id, r.type, r.subject, r.time, r.payload, r.content_hash, r.revision, r.retracted_at
                 FROM (SELECT MAX(seq) AS seq, record_id FROM (SELECT seq, record_id FROM replication_outbox ORDER BY seq LIMIT ?) GROUP BY record_id) AS o
@@ -68,18 +70,13 @@ extension VigilStore {
                     payload: String(decoding: row["payload"] as Data, as: UTF8.self), contentHash: row["content_hash"],
                     revision: row["revision"], retracted: (row["retracted_at"] as Double?) != nil)
             }
-            return (records, through)
+            return (records, through, remaining)
         }
     }
 
     /// Forgets what the central database has committed.
     public func acknowledgeReplication(through seq: Int64) throws {
         try pool.write { db in try db.execute(sql: "DELETE FROM replication_outbox WHERE seq <= ?", arguments: [seq]) }
-    }
-
-    /// Queued changes not yet acknowledged.
-    public func replicationBacklog() throws -> Int {
-        try pool.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM replication_outbox") ?? 0 }
     }
 
     /// Applies a halt decided elsewhere (another site, or the central pooled rules): records its
