@@ -23,9 +23,9 @@ deps:
 # packaging test (man pages, make install, make deb).
 test-deps: deps
 	@python3 -c "import aiosmtpd" 2>/dev/null || python3 -m pip install -q aiosmtpd
-	@command -v scdoc >/dev/null && command -v man >/dev/null && command -v dpkg-shlibdeps >/dev/null && command -v patchelf >/dev/null && test -d /usr/lib/postgresql || { \
-		echo "installing scdoc, man-db, dpkg-dev, patchelf, postgresql (apt-get)"; \
-		$(SUDO) apt-get update && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y scdoc man-db dpkg-dev patchelf postgresql; }
+	@command -v scdoc >/dev/null && command -v man >/dev/null && command -v dpkg-shlibdeps >/dev/null && command -v patchelf >/dev/null && command -v nm >/dev/null && test -d /usr/lib/postgresql || { \
+		echo "installing scdoc, man-db, dpkg-dev, patchelf, postgresql, binutils (apt-get)"; \
+		$(SUDO) apt-get update && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y scdoc man-db dpkg-dev patchelf postgresql binutils; }
 
 build: deps
 	$(SWIFT) build
@@ -85,7 +85,7 @@ CATALOGDIR ?= /usr/lib/systemd/catalog
 PKGDIR ?= .build/pkg
 DEBDIR ?= $(PKGDIR)
 BUILD_DIR := .build/$(BUILD)
-VERSION := $(shell sed -n '/enum VigilVersion/,/^}/s/.*static let string = "\([^"]*\)".*/\1/p' Sources/VigilDaemon/ControlProtocol.swift)
+VERSION := $(shell sed -n '/enum VigilVersion/,/^}/s/.*static let string = "\([^"]*\)".*/\1/p' Sources/VigilControl/VigilVersion.swift)
 SWIFT_BUILD_FLAGS_release := -c release --static-swift-stdlib
 SWIFT_BUILD_FLAGS_debug :=
 UNITS := vigil.service vigil.socket vigil-relay.service vigil-relay.path
@@ -146,7 +146,7 @@ uninstall:
 DEB_STAGE = $(DEBDIR)/.vigil-deb-root
 DEB_COMPRESS ?= $(if $(filter release,$(BUILD)),-Zxz,-Zgzip -z1)
 deb: $(BUILD_DIR)/vigild $(BUILD_DIR)/vigilctl
-	@test -n "$(VERSION)" || { echo "cannot read VigilVersion.string from Sources/VigilDaemon/ControlProtocol.swift" >&2; exit 1; }
+	@test -n "$(VERSION)" || { echo "cannot read VigilVersion.string from Sources/VigilControl/VigilVersion.swift" >&2; exit 1; }
 	rm -rf $(DEB_STAGE) && mkdir -p $(DEB_STAGE)
 	$(MAKE) --no-print-directory install BUILD=$(BUILD) DESTDIR=$(abspath $(DEB_STAGE)) PREFIX=/usr SYSCONFDIR=/etc >/dev/null
 	packaging/make-deb $(DEB_STAGE) $(VERSION) $(DEBDIR) $(DEB_COMPRESS)

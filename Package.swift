@@ -14,6 +14,7 @@ let package = Package(
         // For the fuzz targets in Fuzz/ (docs/FUZZING.md), which depend on this package by path.
         .library(name: "VigilIngest", targets: ["VigilIngest"]),
         .library(name: "VigilConfig", targets: ["VigilConfig"]),
+        .library(name: "VigilControl", targets: ["VigilControl"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.0"),
@@ -40,21 +41,26 @@ let package = Package(
             pkgConfig: "libsystemd",
             providers: [.apt(["libsystemd-dev"])]),
         .target(name: "VigilSystemd", dependencies: ["CSystemd"], swiftSettings: strict),
-        /// The site configuration (`vigil.yaml`: loading, validation, `ingestOptions()`) and the
-        /// control-socket request grammar (`ControlRequest`, `ControlReply`): what the daemon and its
-        /// tools read from operators, with no store, journal or service machinery. Kept apart from
-        /// VigilDaemon so the fuzz targets (Fuzz/) build without GRDB, libsystemd, swift-log or
-        /// swift-service-lifecycle.
+        /// The site configuration (`vigil.yaml`: loading, validation, `ingestOptions()`): what the
+        /// daemon and its tools read from operators, with no store, journal or service machinery, so
+        /// the fuzz targets (Fuzz/) and vigilctl build without GRDB, libsystemd or postgres-nio.
         .target(
             name: "VigilConfig",
             dependencies: ["VigilCore", "VigilIngest", .product(name: "Yams", package: "Yams")],
             swiftSettings: strict),
+        /// The control socket's protocol (docs/ARCHITECTURE.md §3.4): the request grammar and its
+        /// permission table, the reply documents, their terminal renderings and the client. What
+        /// vigilctl speaks; the daemon answers with the same types.
+        .target(name: "VigilControl", dependencies: ["VigilCore"], swiftSettings: strict),
+        /// The outbox directory (docs/ARCHITECTURE.md §3.1) and the relay that hands its mail to
+        /// sendmail: shared by the daemon, which writes it, and `vigilctl relay`, which drains it.
+        .target(name: "VigilOutbox", swiftSettings: strict),
         /// The trial-wide tier (docs/ARCHITECTURE.md §6): a site's replication to the central
         /// PostgreSQL, the trial state every site follows, and the central evaluator of pooled rules.
         .target(
             name: "VigilCentral",
             dependencies: [
-                "VigilCore", "VigilConfig", "VigilStore",
+                "VigilCore", "VigilConfig", "VigilControl", "VigilStore",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
@@ -64,7 +70,7 @@ let package = Package(
         .target(
             name: "VigilDaemon",
             dependencies: [
-                "VigilCore", "VigilIngest", "VigilConfig", "VigilStore", "VigilSystemd", "VigilCentral",
+                "VigilCore", "VigilIngest", "VigilConfig", "VigilControl", "VigilOutbox", "VigilStore", "VigilSystemd", "VigilCentral",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -77,12 +83,13 @@ let package = Package(
             swiftSettings: strict),
         .executableTarget(
             name: "vigilctl",
-            dependencies: ["VigilConfig", "VigilDaemon", "VigilCentral", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            // Not VigilDaemon: vigilctl links neither GRDB, libsystemd nor postgres-nio.
+            dependencies: ["VigilCore", "VigilIngest", "VigilConfig", "VigilControl", "VigilOutbox", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: strict),
         .executableTarget(
             name: "vigil-bench",
             dependencies: [
-                "vigild", "vigilctl", "VigilConfig", "VigilCore", "VigilDaemon", "VigilStore", "VigilSystemd",
+                "vigild", "vigilctl", "VigilConfig", "VigilControl", "VigilCore", "VigilDaemon", "VigilIngest", "VigilOutbox", "VigilStore", "VigilSystemd",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"), .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict),
@@ -91,10 +98,10 @@ let package = Package(
         .testTarget(name: "VigilIngestTests", dependencies: ["VigilIngest"], swiftSettings: strict),
         .testTarget(name: "VigilStoreTests", dependencies: ["VigilStore"], swiftSettings: strict),
         .testTarget(name: "VigilSystemdTests", dependencies: ["VigilSystemd", "VigilTestSupport"], swiftSettings: strict),
-        .testTarget(name: "VigilDaemonTests", dependencies: ["VigilConfig", "VigilDaemon", "VigilTestSupport", .product(name: "Logging", package: "swift-log")], swiftSettings: strict),
+        .testTarget(name: "VigilDaemonTests", dependencies: ["VigilConfig", "VigilControl", "VigilOutbox", "VigilDaemon", "VigilTestSupport", .product(name: "Logging", package: "swift-log")], swiftSettings: strict),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["VigilCore", "VigilDaemon", "VigilTestSupport", "vigild", "vigilctl"],
+            dependencies: ["VigilCore", "VigilControl", "VigilOutbox", "VigilDaemon", "VigilTestSupport", "vigild", "vigilctl"],
             swiftSettings: strict),
     ]
 )

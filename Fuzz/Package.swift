@@ -17,7 +17,10 @@ let package = Package(
             // The parsers and the configuration only: not VigilDaemon, whose store, journal and service
             // dependencies (GRDB, libsystemd, swift-log, swift-service-lifecycle) would all be built
             // with the sanitizers.
-            dependencies: [.product(name: "VigilIngest", package: "Vigil"), .product(name: "VigilConfig", package: "Vigil")],
+            dependencies: [
+                .product(name: "VigilIngest", package: "Vigil"), .product(name: "VigilConfig", package: "Vigil"),
+                .product(name: "VigilControl", package: "Vigil"),
+            ],
             swiftSettings: [.swiftLanguageMode(.v6)]),
         .executableTarget(name: "fuzz-json", dependencies: ["FuzzSupport"], swiftSettings: fuzzer),
         .executableTarget(name: "fuzz-sdtm", dependencies: ["FuzzSupport"], swiftSettings: fuzzer),

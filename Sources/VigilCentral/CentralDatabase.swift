@@ -26,11 +26,6 @@ public struct CentralSite: Sendable, Equatable, Codable {
     public var records: Int64
 }
 
-/// A record of some site, as replicated.
-public struct CentralRecord: Sendable {
-    public var site: String
-    public var record: Record
-}
 
 /// The central PostgreSQL as Vigil uses it (docs/ARCHITECTURE.md §6): the client (postgres-nio),
 /// the schema, replication on arrival, the trial state, and the pooled reads of the central rules.

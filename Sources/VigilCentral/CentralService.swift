@@ -4,6 +4,7 @@ import PostgresNIO
 import ServiceLifecycle
 import Synchronization
 import VigilConfig
+import VigilControl
 import VigilCore
 import VigilStore
 
@@ -220,42 +221,15 @@ public final class CentralService: Service, Sendable {
     }
 }
 
-/// The reply of `vigilctl trial`.
-public struct TrialOverview: Sendable, Codable {
-    /// One site's line.
-    public struct Site: Sendable, Codable {
-        public var site: String
-        public var counts: PooledMonitoring.Counts
-        public var records: Int64
-        /// Changes the site still had to send at its last contact.
-        public var backlog: Int64
-        public var lastContact: Date?
-        public var secondsSinceContact: Double?
-    }
-
-    public var trial: String
-    public var phase: String
-    public var origin: String?
-    public var rule: String?
-    public var sites: [Site]
-    public var pooled: PooledMonitoring.Counts
-    public var posterior: Double
-    public var decision: String?
-
-    init(trial: String, state: CentralTrialState, sites: [Site], pooled: PooledMonitoring.Counts, posterior: Double, decision: String?) {
-        self.trial = trial
-        self.phase = state.state.phase.rawValue
-        self.origin = state.state.origin
-        self.rule = state.state.rule
-        self.sites = sites
-        self.pooled = pooled
-        self.posterior = posterior
-        self.decision = decision
-    }
-}
-
 /// The central database did not answer a round in time.
 struct CentralUnanswered: Error, CustomStringConvertible {
     var seconds: Double
     var description: String { "no answer within \(Int(seconds)) s" }
+}
+
+extension TrialOverview {
+    init(trial: String, state: CentralTrialState, sites: [Site], pooled: PooledMonitoring.Counts, posterior: Double, decision: String?) {
+        self.init(trial: trial, phase: state.state.phase.rawValue, origin: state.state.origin, rule: state.state.rule, sites: sites,
+                  pooled: pooled, posterior: posterior, decision: decision)
+    }
 }

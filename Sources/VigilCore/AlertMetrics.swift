@@ -1,6 +1,6 @@
 import Foundation
 
-/// Measures of how Vigil's alerts serve the team (issue 10): time to acknowledge by severity, alerts
+/// Measures of how Vigil's alerts serve the team: time to acknowledge by severity, alerts
 /// per subject-day by rule and severity, and for the clinical-deterioration rules the share of alerts
 /// followed by a confirmed outcome. Pure: the store supplies the rows, the caller the clock.
 ///

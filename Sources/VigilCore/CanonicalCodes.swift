@@ -122,8 +122,9 @@ extension CanonicalCodes {
     /// Reads a decimal number written with a point or a decimal comma ("4.5", "4,5", " -0,25 ").
     /// Refuses thousands separators and anything else that could be misread.
     /// Works on Unicode scalars, without Foundation's CharacterSet trimming and string replacing,
-    /// which cost a twentieth of the daemon's CPU: it trims what `.whitespaces` trims (tab and general
-    /// category Zs) and accepts only ASCII digits, signs, `e`/`E` and one decimal separator.
+    /// which are costly on a path every numeric value takes: it trims what `.whitespaces` trims
+    /// (tab and general category Zs) and accepts only ASCII digits, signs, `e`/`E` and one decimal
+    /// separator.
     public static func parseNumber(_ text: String) -> Double? {
         func isSpace(_ scalar: Unicode.Scalar) -> Bool { scalar == "\t" || scalar.properties.generalCategory == .spaceSeparator }
         let scalars = text.unicodeScalars

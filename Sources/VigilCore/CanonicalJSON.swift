@@ -1,11 +1,12 @@
 import Foundation
 
 /// Writes a record as its canonical JSON: byte for byte what `JSONEncoder` writes for it with sorted
-/// keys, unescaped slashes and `ISO8601Coding` dates (the encoding stored payloads and content hashes
-/// have always used), without going through `Encoder` containers, which were a tenth of the daemon's
-/// CPU. Keys are written in their sorted order by hand; CanonicalJSONTests compares the output with
-/// JSONEncoder's on random records. Events whose attribute names are not all ASCII go to JSONEncoder,
-/// so that the order of such names is never this writer's guess.
+/// keys, unescaped slashes and `ISO8601Coding` dates (the encoding of stored payloads and content
+/// hashes, which must not change), without going through `Encoder` containers, too costly for a
+/// step every stored record takes. Keys are written in their sorted order by hand;
+/// CanonicalJSONTests compares the output with JSONEncoder's on random records. Events whose
+/// attribute names are not all ASCII go to JSONEncoder, so that the order of such names is never
+/// this writer's guess.
 struct CanonicalJSONWriter {
     private(set) var bytes: [UInt8] = []
 
@@ -178,7 +179,7 @@ struct CanonicalJSONWriter {
 extension SignalState {
     /// The state as sorted-key JSON, byte for byte what `JSONEncoder` writes with sorted keys,
     /// unescaped slashes and `ISO8601Coding` dates. Every changed state is written at the end of
-    /// every transaction, and JSONEncoder's containers were a tenth of a backlog's writing thread.
+    /// every transaction, on the writing thread, where JSONEncoder's containers cost too much.
     public func canonicalJSON() -> [UInt8] {
         var writer = CanonicalJSONWriter()
         var fields = CanonicalJSONWriter.Fields()

@@ -1,9 +1,8 @@
 import Synchronization
 
 /// Regular expressions from the configuration, compiled once per pattern text and shared. Compiling
-/// a `Regex` costs far more than matching it (the profile showed 7 % of the daemon's CPU compiling the
-/// infection-term pattern at every evaluation); the handful of patterns a configuration holds are
-/// kept for the life of the process.
+/// a `Regex` costs far more than matching it, and the infection-term pattern is asked for at every
+/// evaluation; the handful of patterns a configuration holds are kept for the life of the process.
 public enum CompiledPatterns {
     /// A compiled pattern that may cross tasks: `Regex` is immutable and its matching does not
     /// mutate it, but the standard library does not mark `Regex<AnyRegexOutput>` Sendable yet.
@@ -11,9 +10,8 @@ public enum CompiledPatterns {
         public let regex: Regex<AnyRegexOutput>
         /// Answers already given, by text. The same few texts come back all the time (a subject's
         /// adverse-event terms at each of its evaluations, the subject ids of every record), and a
-        /// case-insensitive match costs far more than a lookup: matching the infection-term pattern
-        /// against every adverse event of the subject at every evaluation took 40 % of the daemon's
-        /// CPU with 15 subjects and 1M stored records.
+        /// case-insensitive match costs far more than a lookup, and the infection-term pattern is
+        /// matched against every adverse event of the subject at every evaluation.
         private let answers = Answers()
 
         init(regex: Regex<AnyRegexOutput>) {

@@ -8,7 +8,7 @@ public enum Digest {
     }
 
     /// Lower-case hex of a digest, written straight into the string's storage: a string per byte
-    /// joined together was half the cost of hashing a record's payload.
+    /// joined together would allocate for every byte of every record's content hash.
     static func hex(_ digest: SHA256.Digest) -> String {
         let digits: StaticString = "0123456789abcdef"
         return String(unsafeUninitializedCapacity: SHA256.byteCount * 2) { buffer in

@@ -2,9 +2,9 @@ import Foundation
 
 /// The JSON date coding of stored payloads and content hashes: byte for byte what Foundation's
 /// `.iso8601` strategy writes (`2026-01-05T08:00:00Z`, UTC, whole seconds rounded down) and reads, but
-/// without a date formatter per date, which the profile showed at about 5 % of the daemon's CPU.
-/// Dates outside 1900…9999 and texts in any other shape go to Foundation, so nothing changes at the
-/// edges; ISO8601CodingTests holds the two to the same answers.
+/// without a date formatter per date, which is costly for a step every stored record takes.
+/// Dates outside 1900…9999 and texts in any other shape go to Foundation, so the edges keep
+/// Foundation's answers; ISO8601CodingTests holds the two to the same answers.
 public enum ISO8601Coding {
     public static let encodingStrategy: JSONEncoder.DateEncodingStrategy = .custom { date, encoder in
         var container = encoder.singleValueContainer()

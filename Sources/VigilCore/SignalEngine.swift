@@ -3,7 +3,7 @@ import Foundation
 /// What one rule concludes about one subject at one moment, before comparing with the past.
 public struct SignalReading: Sendable, Equatable {
     /// What an alert made from the reading says. Built only when an alert is: nearly every reading
-    /// raises none, and making these texts for all of them was a tenth of the daemon's work.
+    /// raises none, and making these texts for every reading would be wasted work on the hot path.
     public struct Details: Sendable, Equatable {
         public var value: String
         public var title: String

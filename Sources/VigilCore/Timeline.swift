@@ -19,7 +19,7 @@ public struct TimedValue: Sendable, Equatable, Codable {
 }
 
 /// How long a value stays current, by code, so scores combine only values that describe the subject
-/// now. Defaults (issue 4): vital signs 4 h, blood gas 6 h, other laboratory values 24 h.
+/// now. Defaults: vital signs 4 h, blood gas 6 h, other laboratory values 24 h.
 public struct Freshness: Sendable, Equatable {
     public var vitals: TimeInterval
     public var bloodGas: TimeInterval

@@ -53,7 +53,7 @@ public struct AlertMail: Sendable {
             ("From", "Vigil <\(from)>"),
             ("To", recipients.joined(separator: ", ")),
             ("Subject", "\(subjectPrefix) \(alert.title)"),
-            ("Date", Self.rfc5322Date(date)),
+            ("Date", TextFormat.rfc5322Date(date)),
             ("Message-ID", "<\(messageID)@\(hostName)>"),
             ("MIME-Version", "1.0"),
             ("Content-Type", "text/plain; charset=utf-8"),
@@ -71,7 +71,7 @@ public struct AlertMail: Sendable {
 
     public func body(_ alert: Alert) -> String {
         let alert = alert.visible
-        let time = { (date: Date) in Self.siteTime(date, zone: timeZone) }
+        let time = { (date: Date) in TextFormat.siteTime(date, zone: timeZone) }
         var lines: [String] = []
         lines.append("\(alert.severity.rawValue.uppercased()): \(alert.title)")
         lines.append("")
@@ -88,8 +88,8 @@ public struct AlertMail: Sendable {
         let labelWidth = max(5, alert.evidence.map(\.label.count).max() ?? 0)
         let valueWidth = max(5, alert.evidence.map(\.value.count).max() ?? 0)
         for item in alert.evidence {
-            lines.append("  " + Self.pad(item.label, to: labelWidth) + "  "
-                + Self.pad(item.value, to: valueWidth) + "  " + (item.time.map(time) ?? "-")
+            lines.append("  " + TextFormat.pad(item.label, to: labelWidth) + "  "
+                + TextFormat.pad(item.value, to: valueWidth) + "  " + (item.time.map(time) ?? "-")
                 + (item.record.map { "  record \($0)" } ?? ""))
         }
         lines.append("")
@@ -102,39 +102,6 @@ public struct AlertMail: Sendable {
         lines.append("-- ")
         lines.append("Vigil safety monitor. This message carries the trial subject id only.")
         return lines.joined(separator: "\n")
-    }
-
-    /// `text` followed by spaces up to `width` characters. Counted in characters, as the widths are:
-    /// Foundation's `padding(toLength:)` counts UTF-16 units and cut values holding emoji or other
-    /// characters outside the Basic Multilingual Plane.
-    static func pad(_ text: String, to width: Int) -> String {
-        text + String(repeating: " ", count: max(0, width - text.count))
-    }
-
-    /// "2026-11-23 06:40 +01:00": local wall-clock time with its offset, unambiguous and readable.
-    public static func siteTime(_ date: Date, zone: TimeZone) -> String {
-        formatted(date, zone: zone, format: "yyyy-MM-dd HH:mm xxx")
-    }
-
-    static func rfc5322Date(_ date: Date) -> String {
-        formatted(date, zone: TimeZone(secondsFromGMT: 0)!, format: "EEE, dd MMM yyyy HH:mm:ss '+0000'")
-    }
-
-    /// Formatters made once per zone and format and used under a lock: making a DateFormatter (an
-    /// ICU formatter) for every evidence time was a tenth of the cost of delivering an alert.
-    private static let formatters = Mutex<[String: DateFormatter]>([:])
-
-    private static func formatted(_ date: Date, zone: TimeZone, format: String) -> String {
-        formatters.withLock { formatters in
-            let key = zone.identifier + "\u{0}" + format
-            if let formatter = formatters[key] { return formatter.string(from: date) }
-            let formatter = DateFormatter()
-            formatter.locale = Locale(identifier: "en_US_POSIX")
-            formatter.timeZone = zone
-            formatter.dateFormat = format
-            formatters[key] = formatter
-            return formatter.string(from: date)
-        }
     }
 
     /// RFC 2047 encoded-word for a header value that is not plain ASCII.

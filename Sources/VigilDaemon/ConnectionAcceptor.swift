@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import Synchronization
+import VigilOutbox
 
 /// The accept loop the socket servers share (the control socket, the MLLP listener): it waits on the
 /// listening socket and a wake pipe, serves each accepted connection on a thread of its own up to

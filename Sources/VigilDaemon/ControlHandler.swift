@@ -1,9 +1,11 @@
 import Foundation
 import Glibc
+import Synchronization
 import VigilCentral
 import VigilConfig
-import Synchronization
+import VigilControl
 import VigilCore
+import VigilOutbox
 import VigilStore
 import VigilSystemd
 
@@ -34,16 +36,15 @@ public struct ControlHandler: Sendable {
             request = parsed
         case .failure(let failure):
             // A privileged command is refused to an unauthorised peer before its arguments count.
-            if let command = failure.command, ControlRequest.privilegedCommands.contains(command), peer.flatMap(authorisedName) == nil {
+            if let command = failure.command, ControlRequest.access(for: command) == .authorised, peer.flatMap(authorisedName) == nil {
                 return denied(command)
             }
             return ControlReply.error(failure.message)
         }
         let command = request.command
-        // The one permission check: `ControlRequest.privilegedCommands` is the table of commands
-        // that need an authorised peer (root, the daemon's user, or `control.authorised_groups`).
+        // The one permission check, against `ControlRequest.accessTable`.
         let authorised = peer.flatMap(authorisedName)
-        if ControlRequest.privilegedCommands.contains(command), authorised == nil { return denied(command) }
+        if ControlRequest.access(for: command) == .authorised, authorised == nil { return denied(command) }
         let who = authorised ?? ""
         do {
             switch request {
@@ -346,10 +347,4 @@ extension ControlHandler {
 /// The central database did not answer a control request in time.
 struct CentralTimeout: Error, CustomStringConvertible {
     var description: String { "the central database did not answer within 10 s" }
-}
-
-/// The reply of `trial`: per site and pooled (`TrialOverview`).
-public struct TrialReply: Codable, Sendable {
-    public var ok: Bool
-    public var overview: TrialOverview
 }

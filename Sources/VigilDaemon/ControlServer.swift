@@ -2,6 +2,8 @@ import Foundation
 import Glibc
 import Synchronization
 import VigilConfig
+import VigilControl
+import VigilOutbox
 
 /// Who is on the other end of a control connection (`SO_PEERCRED`), for access checks and the
 /// "who acknowledged" record.

@@ -2,6 +2,7 @@ import Foundation
 import Synchronization
 import VigilCentral
 import VigilConfig
+import VigilControl
 
 /// The daemon's shared, changing state: the live configuration (replaced on reload), what the
 /// pipeline is doing, and why the daemon is degraded, read by the control socket and the watchdog.

@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import Synchronization
+import VigilOutbox
 
 /// Watches the inbox with inotify (`IN_CLOSE_WRITE`, `IN_MOVED_TO`) on a thread of its own and turns
 /// what it sees into a stream of work: a file name to process, a full rescan (at start, on queue

@@ -58,7 +58,7 @@ extension Alert {
         }
         var message = "\(label): \(title)\n\(reason)"
         for item in evidence {
-            message += "\n  \(item.label): \(item.value)" + (item.time.map { " at " + AlertMail.siteTime($0, zone: timeZone) } ?? "")
+            message += "\n  \(item.label): \(item.value)" + (item.time.map { " at " + TextFormat.siteTime($0, zone: timeZone) } ?? "")
                 + (item.record.map { " [\($0)]" } ?? "")
         }
         if phase == .raised { message += "\nAction: \(action)\nAcknowledge: vigilctl ack \(id)" }

@@ -5,6 +5,7 @@ import Synchronization
 import VigilConfig
 import VigilCore
 import VigilIngest
+import VigilOutbox
 
 /// A second inbox beside the directory: HL7 v2 messages over TCP with MLLP framing (`mllp:` of
 /// vigil.yaml). Each complete message is written into the inbox directory as a file (fsynced, renamed,

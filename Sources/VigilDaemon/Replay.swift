@@ -1,5 +1,6 @@
 import Foundation
 import VigilConfig
+import VigilControl
 import VigilCore
 import VigilStore
 
@@ -76,47 +77,4 @@ public struct Replay {
         guard let since else { return true }
         return (alert.evidence.compactMap(\.time).max() ?? alert.raisedAt) >= since
     }
-}
-
-/// Reply to `replay`: what the candidate configuration would have changed.
-public struct ReplayReply: Codable, Sendable {
-    /// One alert as the comparison shows it.
-    public struct Item: Codable, Sendable {
-        public var id: String
-        public var rule: String
-        public var severity: String
-        public var subject: String
-        public var title: String
-        public var observedAt: Date
-
-        init(_ alert: Alert) {
-            id = alert.id
-            rule = alert.rule
-            severity = alert.severity.rawValue
-            subject = alert.subject ?? "trial"
-            title = alert.title
-            observedAt = alert.evidence.compactMap(\.time).max() ?? alert.raisedAt
-        }
-    }
-
-    /// The same alert at another severity.
-    public struct Change: Codable, Sendable {
-        public var live: Item
-        public var candidate: Item
-    }
-
-    public var ok: Bool
-    public var liveDigest: String
-    public var candidateDigest: String
-    public var since: Date?
-    public var files: Int
-    public var records: Int
-    public var liveAlerts: Int
-    public var candidateAlerts: Int
-    public var wouldFire: [Item]
-    public var wouldNotFire: [Item]
-    public var changed: [Change]
-    public var subjectDays: Double
-    public var liveBurden: [AlertMetrics.BurdenRow]
-    public var candidateBurden: [AlertMetrics.BurdenRow]
 }

@@ -9,7 +9,7 @@ import Glibc
 /// runtime, Foundation and ICU, SQLite and libc, each fault having mapped 64 KB around the page it
 /// needed (the kernel's fault-around). Unmapping them (`MADV_DONTNEED` on the private, executable,
 /// file-backed mappings) leaves the pages in the page cache: the next file refaults what it needs
-/// from there, without reading the disk, in a few milliseconds. Only executable mappings with no
+/// from there, without reading the disk. Only executable mappings with no
 /// anonymous (copied-on-write) page are touched, so nothing the process wrote is ever discarded:
 /// text is never relocated in position-independent code, while relocated read-only data (RELRO)
 /// is mapped read-only, not executable, and is left alone.

@@ -1,5 +1,5 @@
-/// Trimming without Foundation's `CharacterSet` round trip through NSString, which the profile
-/// showed at 7 % of the daemon's CPU on HL7 input (every component of every segment is trimmed).
+/// Trimming without Foundation's `CharacterSet` round trip through NSString, which is costly on HL7
+/// input, where every component of every segment is trimmed.
 /// The sets are Foundation's on Linux (CoreFoundation's predefined sets): `whitespaces` is space, tab,
 /// U+00A0, U+1680, U+2000–U+200B, U+202F, U+205F and U+3000 (category Zs plus the zero-width space);
 /// `whitespacesAndNewlines` adds U+000A–U+000D, U+0085, U+2028 and U+2029. TrimmingTests holds the two

@@ -5,7 +5,7 @@ import GRDBSQLite
 import Synchronization
 
 /// Copies committed WAL frames back into the database file on a thread and a connection of its own,
-/// so that the writer's commits no longer pay for checkpoints.
+/// so that the writer's commits do not pay for checkpoints.
 ///
 /// SQLite's automatic checkpoint runs inside the COMMIT that takes the WAL past 1,000 pages, on the
 /// writing thread: with a large store each transaction dirties more index pages, so those

@@ -8,8 +8,8 @@ public typealias SubjectHistory = (adverseEvents: [AdverseEvent], events: [Clini
 
 /// What evaluation reads of each subject at every file, kept in memory as last committed: the signal
 /// states of every rule, the adverse events and events, and the newest observations per code
-/// (`LatestValues`). Decoding them from JSON at every file was a tenth of the daemon's CPU, and the
-/// newest-value query at every time point a seventh.
+/// (`LatestValues`), so that evaluation neither decodes them from JSON at every file nor asks the
+/// store for the newest values at every time point.
 ///
 /// Only committed values may be used, whatever happens to a transaction: a commit can fail after
 /// the transaction's work is done (a full disk fails at COMMIT). So the cache is tied to a generation
@@ -132,7 +132,8 @@ final class TransactionScope {
     func finish() throws {
         for key in unwrittenStates.sorted(by: { $0.lexicographicallyPrecedes($1) }) {
             guard let state = subjects[key[0]]?.states?[key[1]] else { continue }
-            // An upsert changes the row in place; REPLACE deleted it and inserted it again, in both indexes.
+            // An upsert changes the row in place; REPLACE would delete it and insert it again, in
+            // both indexes.
             let upsert = try RawStatement(db, sql: """
                 INSERT INTO signal_state (rule, subject, payload) VALUES (?, ?, ?)
                 ON CONFLICT (rule, subject) DO UPDATE SET payload = excluded.payload

@@ -1,8 +1,8 @@
 import VigilCore
 
 /// One subject's newest observations per code, kept in memory so that evaluation need not ask the
-/// store for the newest value of all 40 codes at every time point (that query was a seventh of the
-/// daemon's CPU in a backlog).
+/// store for the newest value of every code at every time point, a query a backlog would otherwise
+/// repeat for nearly every record.
 ///
 /// For each code the entries are a *complete suffix* of the subject's non-withdrawn rows of that code,
 /// ordered as the store orders them (time, then rowid): every row newer than the first entry is kept.

@@ -2,27 +2,6 @@ import Foundation
 import GRDB
 import VigilCore
 
-/// A maintenance silence: alerts of a rule or a subject still reach the journal, but no mail is sent.
-public struct Silence: Sendable, Equatable, Codable {
-    public var id: String
-    public var matcher: String
-    public var startsAt: Date
-    public var endsAt: Date
-    public var reason: String
-    public var createdBy: String
-
-    public init(id: String, matcher: String, startsAt: Date, endsAt: Date, reason: String, createdBy: String) {
-        self.id = id
-        self.matcher = matcher
-        self.startsAt = startsAt
-        self.endsAt = endsAt
-        self.reason = reason
-        self.createdBy = createdBy
-    }
-
-    public func matches(_ alert: Alert) -> Bool { matcher == alert.rule || matcher == alert.subject }
-}
-
 extension VigilStore {
     public func addSilence(_ silence: Silence) throws {
         try pool.write { db in
@@ -45,7 +24,7 @@ extension VigilStore {
     /// What one delivery pass did, recorded in one transaction: the alerts written to the journal, those
     /// written to the outbox, and those whose mail was held (with why). One commit for the pass, not
     /// two per alert; an alert delivered but not yet marked when the process dies is found in the
-    /// journal and the outbox by the next start's recovery pass, as before.
+    /// journal and the outbox by the next start's recovery pass.
     public func markDelivered(journal: [String], outbox: [String], held: [(id: String, reason: String)], at time: Date) throws {
         guard !journal.isEmpty || !outbox.isEmpty || !held.isEmpty else { return }
         let seconds = time.timeIntervalSince1970

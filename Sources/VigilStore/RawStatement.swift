@@ -4,8 +4,8 @@ import GRDBSQLite
 
 /// Binds values straight onto a prepared statement and steps it, for the statements run once per
 /// record or per signal state: building GRDB's `StatementArguments` (an array of boxed
-/// `DatabaseValue`s) and binding from it was a sixth of applying a record. The statement comes from
-/// GRDB's cache and is only ever run through here.
+/// `DatabaseValue`s) and binding from it costs too much on a path every record takes. The
+/// statement comes from GRDB's cache and is only ever run through here.
 struct RawStatement {
     private static let transient = unsafeBitCast(OpaquePointer(bitPattern: -1), to: sqlite3_destructor_type.self)
 

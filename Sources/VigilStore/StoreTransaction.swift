@@ -68,7 +68,7 @@ public struct StoreTransaction {
                 // The time as a read of the row gives it back (seconds since 1970), to the last bit.
                 let time = o.time.timeIntervalSince1970
                 let row = db.lastInsertedRowID
-                // Nearly every row is its code's newest: a plain update, which costs about half the
+                // Nearly every row is its code's newest: a plain update, which is cheaper than the
                 // upsert. A first row of the code, or a late one, takes the upsert.
                 for sql in Self.newestSQL {
                     let newest = try RawStatement(db, sql: sql)

@@ -166,11 +166,12 @@ public final class VigilStore: Sendable {
                 """)
         }
         migrator.registerMigration("v9-status-indexes") { db in
-            // `status` and the escalation check after every transaction asked the alert ledger with
-            // columns stored after the payload, so each scan walked every alert's payload (its overflow
-            // pages); and `status` counted every record. Partial indexes of just the open, the unacknowledged
-            // urgent and the mailed alerts answer the first (the rest of `status` uses alerts_pending),
-            // a counter kept by the writing transactions the second. The repeat-interval check reads
+            // `status` and the escalation check after every transaction ask the alert ledger about
+            // columns stored after the payload, so without an index each scan walks every alert's
+            // payload (its overflow pages); and counting every record for `status` grows with the
+            // store. Partial indexes of just the open, the unacknowledged urgent and the mailed alerts
+            // answer the first (the rest of `status` uses alerts_pending), a counter kept by the
+            // writing transactions the second. The repeat-interval check reads
             // only the mails within the interval, not every alert of the rule and subject.
             try db.execute(sql: """
                 CREATE INDEX alerts_open ON alerts(severity) WHERE phase = 'raised' AND acked_at IS NULL AND resolved_at IS NULL;
@@ -181,15 +182,14 @@ public final class VigilStore: Sendable {
                 """)
         }
         migrator.registerMigration("v10-newest-observations") { db in
-            // The index by (subject, code, time) put each new row at one of subjects × codes places:
-            // with 200 subjects a 2,000-record transaction dirtied a leaf page per record, so that
-            // index alone wrote about 4 KiB per record to the WAL once the store outgrew a few
-            // thousand rows, and the cost per record rose with history. Rows now go in by (subject,
-            // time), one place per subject; the newest row of each code, what evaluation reads, is
-            // kept in newest_observations (a row per subject and code, written in place), and
-            // `first_time` (never later than the code's oldest current row) bounds the walk back
-            // through a subject's rows for a moment before the newest. Adverse events and events,
-            // read per subject, have a partial index of their own.
+            // Rows are indexed by (subject, time), one insertion place per subject, not by (subject,
+            // code, time): that index puts each new row at one of subjects × codes places, so a large
+            // transaction dirties a leaf page per record and the cost per record rises with history.
+            // The newest row of each code, what evaluation reads, is kept in newest_observations (a
+            // row per subject and code, written in place), and `first_time` (never later than the
+            // code's oldest current row) bounds the walk back through a subject's rows for a moment
+            // before the newest. Adverse events and events, read per subject, have a partial index of
+            // their own.
             try db.execute(sql: """
                 CREATE TABLE newest_observations (
                     subject TEXT NOT NULL,

@@ -1,5 +1,7 @@
 import Foundation
 import VigilConfig
+import VigilControl
+import VigilIngest
 import VigilCore
 import VigilDaemon
 
@@ -46,7 +48,7 @@ enum ParseCost {
                 records = 0
                 for content in data {
                     let digest = StageTimer.measure(&times.sha) { Digest.sha256Hex(content) }
-                    let result = StageTimer.measure(&times.parse) { FileProcessor.parse(content, extension: ext, options: options) }
+                    let result = StageTimer.measure(&times.parse) { InboxFormat.parse(content, extension: ext, options: options) }
                     let forms = StageTimer.measure(&times.stored) { result.records.map { (try? Digest.canonicalJSON($0.record)).map(Digest.sha256Hex) } }
                     records += result.records.count
                     precondition(!digest.isEmpty && forms.count == result.records.count)

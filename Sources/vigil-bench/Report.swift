@@ -194,7 +194,7 @@ struct BenchReport: Codable {
         return paired.isEmpty ? rounds.last : paired[(paired.count - 1) / 2]
     }
 
-    /// Fills `targets` from the figures (the issue's goals).
+    /// Fills `targets` from the figures, against the performance targets docs/BENCHMARKS.md reports.
     mutating func judge(historyTolerance: Double) {
         targets = []
         if let median = Self.medianRound(historyRounds) {
@@ -238,7 +238,7 @@ struct BenchReport: Codable {
                                     + cpuRatio(small, large) + roundsNote(),
                                  met: ratio <= historyTolerance))
             if let a = small.stageCPUMicrosecondsPerRecord?["rules"], let b = large.stageCPUMicrosecondsPerRecord?["rules"] {
-                // The issue's words are "evaluation cost": the rules' own share, as vigild times it.
+                // The target is about evaluation cost: the rules' own share, as vigild times it.
                 let rules = b / a
                 let storage = ["store", "commit"].map { (large.stageCPUMicrosecondsPerRecord?[$0] ?? .nan) / (small.stageCPUMicrosecondsPerRecord?[$0] ?? .nan) }
                 targets.append(.init(name: "rule evaluation CPU per record vs history", target: "independent (≤ \(String(format: "%.2f", historyTolerance))×), the rules' stage alone",

@@ -573,9 +573,9 @@ struct Bench {
             // SQLite's page cache and the evaluation cache.
             let warmup = try generate(&site, records: o.warmupRecords, perFile: 100, prefix: "w", staging: "\(staging)/warmup-large")
             report.historyLargeWarmup = try runBatch(label: "warm-up batch (large history)", daemon: daemon, root: root, staging: "\(staging)/warmup-large", files: warmup.files)
-            // Rounds, each a small-store batch then a full-store batch minutes apart at most: this
-            // host's speed drifts by a third within the hour, which one pair of batches taken a
-            // minute apart cannot tell from a cost of history.
+            // Rounds, each a small-store batch then a full-store batch minutes apart at most: a
+            // host's speed drifts within the hour, which one pair of batches taken a minute apart
+            // cannot tell from a cost of history.
             for round in 0..<max(1, o.historyRounds) {
                 let small = smallHistory == nil ? nil : try smallRound(round + 1)
                 let prefix = round == 0 ? "p" : "p\(round)"

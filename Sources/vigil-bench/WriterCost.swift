@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import VigilConfig
 import VigilDaemon
+import VigilOutbox
 import VigilStore
 import VigilSystemd
 
@@ -34,7 +35,7 @@ enum WriterCost {
     /// configuration at `configPath` (its directories under `root`).
     static func measure(files: [GeneratedFile], root: String, configPath: String, passes: Int) throws -> Result {
         let configuration = try VigilConfiguration.load(path: configPath)
-        let contents = files.map { FileProcessor.ParsedContent(name: $0.name, data: Data($0.content), configuration: configuration) }
+        let contents = files.map { InboxFile(name: $0.name, data: Data($0.content), configuration: configuration) }
         var results: [Pass] = []
         for _ in 0..<max(1, passes) {
             let directories = configuration.directories
@@ -50,7 +51,7 @@ enum WriterCost {
             logger.logLevel = .warning
             let emitter = AlertEmitter(store: store, journal: JournalWriter(), outbox: outbox, state: state, logger: logger, clock: { Date() })
             let processor = FileProcessor(store: store, emitter: emitter, state: state, logger: logger, clock: { Date() })
-            let cost = try processor.applyParsed(contents)
+            let cost = try processor.apply(contents)
             let n = Double(max(cost.records, 1))
             results.append(Pass(
                 records: cost.records, storeMicrosecondsPerRecord: cost.store.cpuSeconds * 1e6 / n,

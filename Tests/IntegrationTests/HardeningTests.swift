@@ -62,8 +62,8 @@ final class HardeningTests: XCTestCase {
         XCTAssertEqual(harness.terminate().status, 0)
     }
 
-    /// `systemd-analyze security` rates the shipped unit's exposure at most 2.0 (issue 7's bar), with
-    /// the unit run as its own user, not root.
+    /// `systemd-analyze security` rates the shipped unit's exposure at most 2.0, with the unit run
+    /// as its own user, not root.
     func testServiceUnitExposureIsAtMostTwo() throws {
         let unit = "\(TestSupport.repositoryRoot())/systemd/vigil.service"
         let result = try TestSupport.run("/usr/bin/systemd-analyze", ["security", "--offline=true", "--no-pager", unit])

@@ -1,10 +1,11 @@
 import Foundation
 import Glibc
+import VigilControl
 import VigilDaemon
 import VigilTestSupport
 import XCTest
 
-/// What a site installs (issue 9): `make install` lays out binaries, units, sysusers/tmpfiles, the
+/// What a site installs: `make install` lays out binaries, units, sysusers/tmpfiles, the
 /// journal catalog, the configuration (never overwritten), man pages and completions; `make deb`
 /// builds a package whose maintainer scripts enable and start nothing and keep the trial's data;
 /// the man pages render and document every configuration key, command and journal field.
@@ -32,6 +33,26 @@ final class PackagingTests: XCTestCase {
     }
 
     // MARK: make install
+
+    /// vigilctl speaks the control protocol (VigilControl) and drains the outbox (VigilOutbox) and
+    /// links neither the store (GRDB), the journal (libsystemd) nor the central tier (postgres-nio):
+    /// docs/ARCHITECTURE.md §2. vigild, which links all three, shows that the check can see them.
+    func testVigilctlLinksNeitherTheStoreTheJournalNorTheCentralTier() throws {
+        let products = TestSupport.productsDirectory()
+        func heavy(_ binary: String) throws -> (libraries: String, symbols: Set<String>) {
+            let libraries = try TestSupport.run("/usr/bin/ldd", ["\(products)/\(binary)"]).stdout
+            let symbols = try TestSupport.run("/usr/bin/nm", ["\(products)/\(binary)"]).stdout
+            let found = ["GRDB", "PostgresNIO", "sd_journal_sendv"].filter { symbols.contains($0) }
+            return (libraries, Set(found))
+        }
+        let daemon = try heavy("vigild")
+        XCTAssertTrue(daemon.libraries.contains("libsystemd"), "vigild links libsystemd")
+        XCTAssertEqual(daemon.symbols, ["GRDB", "PostgresNIO", "sd_journal_sendv"])
+        let client = try heavy("vigilctl")
+        XCTAssertFalse(client.libraries.contains("libsystemd"), client.libraries)
+        XCTAssertFalse(client.libraries.contains("libsqlite"), client.libraries)
+        XCTAssertEqual(client.symbols, [], "vigilctl must not link the store, the journal or the central tier")
+    }
 
     func testMakeInstallLaysOutEveryFileAndNeverOverwritesTheConfiguration() throws {
         let scratch = try TestSupport.scratchDirectory("install")

@@ -3,7 +3,7 @@ import Glibc
 import VigilTestSupport
 import XCTest
 
-/// The vertical slice of issue 2 with real components: the built vigild, a real journald read back
+/// The vertical slice, end to end with real components: the built vigild, a real journald read back
 /// with `journalctl -o json`, real SQLite, inotify, the Unix control socket and the real vigilctl.
 final class SpineTests: XCTestCase {
     var harness: DaemonHarness!

@@ -3,7 +3,7 @@ import XCTest
 @testable import VigilCore
 
 /// The canonical JSON is defined as what JSONEncoder writes (sorted keys, unescaped slashes,
-/// ISO8601Coding dates): stored payloads and content hashes were made with it, so a record sent again
+/// ISO8601Coding dates): stored payloads and content hashes are made with it, so a record sent again
 /// must hash the same. `CanonicalJSONWriter` must give the same bytes for every record.
 final class CanonicalJSONTests: XCTestCase {
     /// The definition, configured here independently of the code under test.

@@ -130,7 +130,7 @@ final class ClinicalSignalsTests: XCTestCase {
         XCTAssertEqual(late.alert?.phase, .raised)
         let within = try XCTUnwrap(SignalEngine.advance(r(.warning, minutes: 800 + 119), previous: end.state, trial: "T", now: t, holdDown: holdDown))
         XCTAssertEqual(within.alert?.phase, .reentered, "119 min after the end is inside a 120-min hold-down")
-        // Without a hold-down (0) every return is raised, as before.
+        // Without a hold-down (0) every return is raised.
         let plain = try XCTUnwrap(SignalEngine.advance(r(.warning, minutes: 800 + 30), previous: end.state, trial: "T", now: t, holdDown: 0))
         XCTAssertEqual(plain.alert?.phase, .raised)
     }

@@ -10,7 +10,8 @@ import XCTest
 final class OnsetWindowTests: XCTestCase {
     let utc = TimeZone.gmt
     let paris = TimeZone(identifier: "Europe/Paris")!
-    /// The infusion of the issue's example: 2026-12-02T10:00Z.
+    /// The infusion of the worked example of docs/ARCHITECTURE.md §4, "Windows and reported
+    /// precision": 2026-12-02T10:00Z.
     let d0 = ISO8601DateFormatter().date(from: "2026-12-02T10:00:00Z")!
 
     /// An adverse event with `onset` as sent, its start read as the ingest reads it (a date at local
@@ -33,7 +34,8 @@ final class OnsetWindowTests: XCTestCase {
 
     func halt(_ id: String) -> HaltRule { HaltRule.defaults.first { $0.id == id }! }
 
-    /// The issue's case: anaphylaxis reported on 2026-12-04 after an infusion at 2026-12-02T10:00Z.
+    /// The worked example of docs/ARCHITECTURE.md §4: anaphylaxis reported on 2026-12-04 after an
+    /// infusion at 2026-12-02T10:00Z.
     /// The whole day is 38 to 62 h after the infusion and the window is 24 h: no halt.
     func testDateOnlyOnsetAfterTheWindowDoesNotHalt() {
         XCTAssertFalse(halt("anaphylaxis-24h").matches(ae("Anaphylactic reaction", onset: "2026-12-04", zone: utc), infusion: .instant(d0), zone: utc))

@@ -60,7 +60,7 @@ final class UnitConversionTests: XCTestCase {
         XCTAssertNil(CanonicalCodes.parseNumber("nan"))
     }
 
-    /// parseNumber no longer goes through Foundation's trimming and replacing; it must answer as the
+    /// parseNumber does not go through Foundation's trimming and replacing; it must answer as the
     /// Foundation version (kept here as reference) on random texts of digits, separators, signs,
     /// exponents, ASCII and Unicode spaces (NBSP, thin space, ideographic space), newlines,
     /// combining marks, letters and non-ASCII digits.
@@ -98,7 +98,7 @@ final class UnitConversionTests: XCTestCase {
     }
 }
 
-/// The unit spellings real exports and feeds send (issue 23): SAS/SDTM "GI/L" (CDISC pilot LBSTRESU),
+/// The unit spellings real exports and feeds send: SAS/SDTM "GI/L" (CDISC pilot LBSTRESU),
 /// UCUM with annotations ("{cells}/uL": UCUM §4.5, curly-brace annotations carry no meaning), molar
 /// haemoglobin (monomer molar mass 16,114.5 g/mol, a quarter of the tetramer's 64,458: 1 mmol/L =
 /// 1.61145 g/dL), and a site's own aliases and conversions.

@@ -16,7 +16,7 @@ final class BadCorpusTests: XCTestCase {
         for name in samples {
             let data = try Data(contentsOf: URL(fileURLWithPath: "\(directory)/\(name)"))
             let expected = try String(contentsOfFile: "\(directory)/\(name).expected", encoding: .utf8).split(separator: "\n").map(String.init)
-            let result = FileProcessor.parse(data, extension: (name as NSString).pathExtension, options: options)
+            let result = InboxFormat.parse(data, extension: (name as NSString).pathExtension, options: options)
             XCTAssertEqual(result.records, [], "\(name): no record is usable")
             let summaries = result.errors.map(\.summary)
             for line in expected {

@@ -136,7 +136,7 @@ extension ConfigurationTests {
         XCTAssertEqual(error(base.replacingOccurrences(of: "\"2524-7\"", with: "LACT"))?.keyPath, "mapping.loinc.LACT")
     }
 
-    /// `units:` and `vocabularies:` (issue 23): entries are checked at start, so a typo never waits
+    /// `units:` and `vocabularies:`: entries are checked at start, so a typo never waits
     /// for 3 a.m.; vocabularies add to the built-in ones.
     func testUnitsAndVocabulariesAreReadAndChecked() throws {
         let base = Self.valid + "\nunits:\n  aliases:\n    Giga/l: 10^9/L\n  conversions:\n    glucose:\n      g/L: 5.551\n"

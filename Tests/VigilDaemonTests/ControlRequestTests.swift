@@ -1,7 +1,8 @@
 import Foundation
 import VigilConfig
-import XCTest
+import VigilControl
 @testable import VigilDaemon
+import XCTest
 
 /// `ControlRequest.parse`: the grammar of every control-socket command and the usage replies, without
 /// a daemon. What needs the configuration or the peer (subject ids, authorisation) is `ControlHandler`'s.
@@ -32,7 +33,7 @@ final class ControlRequestTests: XCTestCase {
         XCTAssertEqual(parsed("report"), .report)
         XCTAssertEqual(parsed("reload"), .reload)
         XCTAssertEqual(parsed("silences"), .silences)
-        // Extra words after an argument-less command are ignored, as they always were.
+        // Extra words after an argument-less command are ignored.
         XCTAssertEqual(parsed("status please"), .status)
         XCTAssertEqual(parsed("  ping  "), .ping, "runs of spaces separate nothing")
     }
@@ -101,9 +102,12 @@ final class ControlRequestTests: XCTestCase {
 
     func testPrivilegedCommandsAreNamedInTheirErrors() {
         // The handler answers "access denied" to an unauthorised peer before any usage message.
-        XCTAssertEqual(ControlRequest.privilegedCommands, ["ack", "resume", "reload", "silence", "backup", "replay"])
+        let privileged = ControlRequest.accessTable.filter { $0.value == .authorised }.map(\.key)
+        XCTAssertEqual(privileged, ["ack", "resume", "reload", "silence", "backup", "replay"])
+        XCTAssertEqual(ControlRequest.accessTable.count, Set(ControlRequest.accessTable.map(\.key)).count, "one row per command")
+        XCTAssertNil(ControlRequest.access(for: "format-disk"))
         for line in ["ack", "resume x", "silence x"] {
-            XCTAssertTrue(ControlRequest.privilegedCommands.contains(refusal(line)?.command ?? ""), line)
+            XCTAssertEqual(ControlRequest.access(for: refusal(line)?.command ?? ""), .authorised, line)
         }
         for request in ["ping", "status", "alerts", "ack 0123456789abcdef", "subjects", "subject a", "rules", "report", "resume a b",
                         "reload", "silence a 1 b", "silences"] {

@@ -2,12 +2,14 @@ import Foundation
 import Logging
 import Synchronization
 import VigilConfig
+import VigilControl
 import VigilCore
+@testable import VigilDaemon
+import VigilOutbox
 import VigilStore
 import VigilSystemd
 import VigilTestSupport
 import XCTest
-@testable import VigilDaemon
 
 /// Collects log lines so tests can check what the pipeline reported.
 final class CollectedLogs: Sendable {
@@ -29,7 +31,7 @@ struct CollectingLogHandler: LogHandler {
 }
 
 /// The file pipeline in process, with a real SQLite store, the real journal and real directories:
-/// every format, per-record rejection, idempotency and amendments (issue 3, items 1-5).
+/// every format, per-record rejection, idempotency and amendments.
 final class PipelineTests: XCTestCase {
     var directory = ""
     var processor: FileProcessor!
@@ -210,8 +212,8 @@ final class PipelineTests: XCTestCase {
             ("1.ndjson", lactate("LAB-1", 4.6, subject: "LYS-02-001")),
             ("2.ndjson", lactate("LAB-2", 1.1, subject: "LYS-02-002") + "{\"type\":\"observation\",\"id\":\"LAB-3\"}\n"),
         ] + (0..<FileProcessor.groupCommitFiles).map { ("n\($0).ndjson", lactate("LAB-N\($0)", 1.0, subject: "LYS-02-010")) }
-        let contents = files.map { FileProcessor.ParsedContent(name: $0.0, data: Data($0.1.utf8), configuration: configuration) }
-        let cost = try processor.applyParsed(contents)
+        let contents = files.map { InboxFile(name: $0.0, data: Data($0.1.utf8), configuration: configuration) }
+        let cost = try processor.apply(contents)
         XCTAssertEqual(cost.records, 2 + FileProcessor.groupCommitFiles, "the parsed records; LAB-3 lacks its fields")
         XCTAssertEqual(try store.statistics().recordsApplied, 2 + FileProcessor.groupCommitFiles)
         for (name, content) in files {

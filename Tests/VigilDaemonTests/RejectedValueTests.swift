@@ -31,7 +31,7 @@ final class RejectedValueTests: XCTestCase {
     func testEveryParserDescribesTheRejectedValueByItsShape() throws {
         let options = try options()
         for file in files() {
-            let result = FileProcessor.parse(Data(file.content.utf8), extension: (file.name as NSString).pathExtension, options: options)
+            let result = InboxFormat.parse(Data(file.content.utf8), extension: (file.name as NSString).pathExtension, options: options)
             XCTAssertEqual(result.records.count, 0, file.name)
             let error = try XCTUnwrap(result.errors.first, file.name)
             XCTAssertEqual(error.field, file.field, file.name)

@@ -1,4 +1,5 @@
 import Foundation
+import VigilControl
 @testable import VigilDaemon
 import XCTest
 

@@ -3,14 +3,14 @@ import VigilCore
 import XCTest
 @testable import VigilIngest
 
-/// Inputs found by the fuzz targets of Fuzz/ (docs/FUZZING.md), or by the checks they run, that once
-/// crashed a parser or produced a record the store could not keep. Each now gives a located error.
+/// Inputs found by the fuzz targets of Fuzz/ (docs/FUZZING.md), or by the checks they run, that can
+/// trap a parser or yield a record the store cannot keep. Each must give a located error instead.
 final class FuzzRegressionTests: XCTestCase {
     let options = TestOptions.options()
 
-    /// fuzz-hl7 crash: OBR-7 `20²61123071500+0100` (the file was read as ISO 8859-1 because "8859"
-    /// appeared in a filler order number). `Character.isNumber` is true for "²", `Int("²")` is nil, and
-    /// `HL7Time.parse` force-unwrapped it.
+    /// fuzz-hl7 input: OBR-7 `20²61123071500+0100`, as ISO 8859-1 bytes and as UTF-8.
+    /// `Character.isNumber` is true for "²" but `Int("²")` is nil, so a time parser that trusted
+    /// `isNumber` and force-unwrapped the `Int` would trap.
     func testHL7TimeWithNonASCIIDigitIsAnErrorNotATrap() {
         let file = [
             "MSH|^~\\&|LABSYS|HSL|VIGIL|LYSYME|20261123074500+0100||ORU^R01^ORU_R01|LAB-MSG-0001|P|2.5",
@@ -33,7 +33,7 @@ final class FuzzRegressionTests: XCTestCase {
                      "202611230640+01٠0"] {
             XCTAssertNil(HL7Time.parse(text, zone: .gmt), text)
         }
-        // A fraction is digits: Double("0.5e300") would have moved the time by 10^299 seconds.
+        // A fraction is digits: Double("0.5e300") would move the time by 10^299 seconds.
         XCTAssertNil(HL7Time.parse("20261123064000.5e300", zone: .gmt))
         XCTAssertNil(HL7Time.parse("20261123064000.", zone: .gmt))
         let parsed = try XCTUnwrap(HL7Time.parse("20261123064000.25+0100", zone: .gmt))
@@ -42,9 +42,9 @@ final class FuzzRegressionTests: XCTestCase {
         XCTAssertTrue(parsed.hadOffset)
     }
 
-    /// Fuzz invariant "every record encodes": a reference limit of -1e308 °F is -inf °C, the record's
-    /// canonical JSON failed to encode, and every such record would have been stored (and hashed) as an
-    /// empty payload.
+    /// Fuzz invariant "every record encodes": a reference limit of -1e308 °F is -inf °C, which
+    /// canonical JSON cannot encode; kept, it would leave the record stored (and hashed) as an empty
+    /// payload, so the JSON reader refuses it.
     func testJSONReferenceLimitOverflowingItsConversionIsRefused() {
         let line = #"{"type":"observation","id":"T1","subject":"LYS-01-001","time":"2026-11-23T06:40:00+01:00","code":"temperature","value":100,"unit":"degF","low":-1e308,"high":104}"#
         let result = JSONRecordParser(options: options).parse(Data(line.utf8))

@@ -170,7 +170,7 @@ final class HL7ParserTests: XCTestCase {
     /// what splitting the field into repetitions and components answers (kept here as reference),
     /// for fields made of delimiters, escapes, spaces, combining marks and text. The delimiters are
     /// single ASCII characters (HL7 v2.3, chapter 2), so the reference splits on Unicode scalars: a
-    /// combining mark after a delimiter does not hide it, as it did when fields were split into
+    /// combining mark after a delimiter does not hide it, as it would if fields were split into
     /// Swift `Character`s (grapheme clusters).
     func testComponentAnswersAsSplittingTheFieldDoes() {
         let encoding = HL7Encoding()
@@ -204,7 +204,7 @@ final class HL7ParserTests: XCTestCase {
         }
     }
 
-    // MARK: Leniency where peers are lenient (issue 23), and strict mode
+    // MARK: Leniency where peers are lenient, and strict mode
 
     static let strict = HL7Parser(options: TestOptions.options(hl7: HL7Options(subjectAuthority: "LYSYME", strict: true)))
 

@@ -3,7 +3,7 @@ import XCTest
 @testable import VigilIngest
 
 /// The parsers' own trimming must trim exactly what Foundation's `CharacterSet.whitespaces` and
-/// `.whitespacesAndNewlines` trim: it replaced them on the hot path, not their meaning.
+/// `.whitespacesAndNewlines` trim: it stands in for them on the hot path and keeps their meaning.
 final class TrimmingTests: XCTestCase {
     let samples = [
         "", " ", "\t", "abc", "  4.5 ", "\t4.5\t", "\u{00A0}7\u{00A0}", "\u{2003}x y\u{3000}", "\nline\n", "\r\n12\r\n",

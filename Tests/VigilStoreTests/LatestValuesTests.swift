@@ -173,8 +173,8 @@ final class LatestValuesTests: StoreTestCase {
         }
     }
 
-    /// The reads that replaced the (subject, code, time) index walk an index in its own order: no
-    /// sort of a subject's rows, no scan of the table.
+    /// The reads of a subject's rows walk an index in its own order (by subject and time, not by
+    /// code): no sort of a subject's rows, no scan of the table.
     func testSubjectReadsWalkTheirIndexesWithoutSorting() throws {
         let store = try VigilStore(path: "\(directory)/vigil.sqlite")
         let plans = try store.pool.read { db in

@@ -1,6 +1,7 @@
 import Foundation
 import FuzzSupport
 import VigilConfig
+import VigilControl
 import VigilCore
 
 /// Control-socket requests: the bytes a client sends through `ControlRequest.decode(bytes:)` (what

@@ -38,7 +38,7 @@ public enum CheckReport {
     }
 
     static func describe(_ record: Record, zone: TimeZone) -> String {
-        let time = { (date: Date) in AlertMail.siteTime(date, zone: zone) }
+        let time = { (date: Date) in TextFormat.siteTime(date, zone: zone) }
         switch record {
         case .observation(let o):
             return "observation \(v(o.id)) \(v(o.subject)) \(v(o.code)) = \(v(o.comparator))\(v(o.value))\(o.unit.map { " \(v($0))" } ?? "") at \(time(o.time))"

@@ -1,4 +1,4 @@
-import Glibc
+import Foundation
 
 /// Where the ingest pipeline's time has gone since start-up, stage by stage: the CPU time of the
 /// thread doing the stage and the wall time it took. `status --json` reports it (`pipeline_cost`),
@@ -12,12 +12,12 @@ public struct PipelineCost: Codable, Sendable, Equatable {
 
         public init() {}
 
-        init(cpuSeconds: Double, wallSeconds: Double) {
+        package init(cpuSeconds: Double, wallSeconds: Double) {
             self.cpuSeconds = cpuSeconds
             self.wallSeconds = wallSeconds
         }
 
-        static func += (lhs: inout Stage, rhs: Stage) {
+        package static func += (lhs: inout Stage, rhs: Stage) {
             lhs.cpuSeconds += rhs.cpuSeconds
             lhs.wallSeconds += rhs.wallSeconds
         }
@@ -45,12 +45,12 @@ public struct PipelineCost: Codable, Sendable, Equatable {
 
     /// The commit stage of a write transaction that took `whole`: its time less what applying and
     /// evaluating (`store`, `rules`) took inside it.
-    mutating func setCommit(transaction whole: Stage) {
+    package mutating func setCommit(transaction whole: Stage) {
         commit = Stage(cpuSeconds: whole.cpuSeconds - store.cpuSeconds - rules.cpuSeconds,
                        wallSeconds: whole.wallSeconds - store.wallSeconds - rules.wallSeconds)
     }
 
-    mutating func add(_ other: PipelineCost) {
+    package mutating func add(_ other: PipelineCost) {
         records += other.records
         read += other.read
         store += other.store
@@ -58,35 +58,5 @@ public struct PipelineCost: Codable, Sendable, Equatable {
         commit += other.commit
         delivery += other.delivery
         files += other.files
-    }
-}
-
-/// Times one stage on the current thread: CPU (CLOCK_THREAD_CPUTIME_ID) and wall (CLOCK_MONOTONIC).
-/// Public for vigil-bench, which times the parsers with it.
-public struct StageTimer {
-    private let cpu: Double
-    private let wall: Double
-
-    public init() {
-        cpu = Self.now(CLOCK_THREAD_CPUTIME_ID)
-        wall = Self.now(CLOCK_MONOTONIC)
-    }
-
-    /// The time since `init`.
-    public var elapsed: PipelineCost.Stage {
-        PipelineCost.Stage(cpuSeconds: Self.now(CLOCK_THREAD_CPUTIME_ID) - cpu, wallSeconds: Self.now(CLOCK_MONOTONIC) - wall)
-    }
-
-    /// Runs `body` and adds its time to `stage`.
-    public static func measure<T>(_ stage: inout PipelineCost.Stage, _ body: () throws -> T) rethrows -> T {
-        let timer = StageTimer()
-        defer { stage += timer.elapsed }
-        return try body()
-    }
-
-    private static func now(_ clock: clockid_t) -> Double {
-        var spec = timespec()
-        clock_gettime(clock, &spec)
-        return Double(spec.tv_sec) + Double(spec.tv_nsec) / 1e9
     }
 }

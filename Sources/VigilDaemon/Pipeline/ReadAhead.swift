@@ -3,9 +3,9 @@ import Glibc
 import Synchronization
 
 /// The inbox files a backlog is about to need, read and parsed in order on one background thread,
-/// a bounded window of them ahead of the thread that applies them. With one file ahead, reading
-/// stood still while a transaction committed and its alerts were delivered, and applying then
-/// waited for reading inside the next transaction; a window keeps reading going through both.
+/// a bounded window of them ahead of the thread that applies them. A window of several files keeps
+/// reading going while a transaction commits and its alerts are delivered, so applying the next
+/// transaction does not wait for reading.
 ///
 /// Nothing here writes or moves a file. What is read ahead is only a candidate: `FileProcessor`
 /// uses it only if the file still has the inode, size and modification time the read saw, under

@@ -216,13 +216,13 @@ public enum StatusText {
 
     /// Left-aligned columns separated by two spaces; the last column is not padded. Each cell is
     /// rendered by the producer-text rule (`ProducerText`), so a cell is one visible line, and padded
-    /// by characters (`AlertMail.pad`).
+    /// by characters (`TextFormat.pad`).
     public static func table(header: [String], rows: [[String]]) -> String {
         let all = ([header] + rows).map { $0.map { ProducerText.visible($0) } }
         let widths = header.indices.map { column in all.map { $0[column].count }.max() ?? 0 }
         return all.map { row in
             row.enumerated().map { index, cell in
-                index == row.count - 1 ? cell : AlertMail.pad(cell, to: widths[index])
+                index == row.count - 1 ? cell : TextFormat.pad(cell, to: widths[index])
             }.joined(separator: "  ")
         }.joined(separator: "\n")
     }

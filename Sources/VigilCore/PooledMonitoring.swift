@@ -1,5 +1,4 @@
 import Foundation
-import VigilCore
 
 /// The trial-level toxicity rules (count rules, Thall-Simon-Estey posterior) over every site's
 /// subjects at once: the same `ToxicityMonitoring` a site runs on its own, fed with all sites'
@@ -20,6 +19,13 @@ public struct PooledMonitoring: Sendable {
         public var infused: Int
         public var evaluable: Int
         public var toxicities: Int
+
+        public init(subjects: Int, infused: Int, evaluable: Int, toxicities: Int) {
+            self.subjects = subjects
+            self.infused = infused
+            self.evaluable = evaluable
+            self.toxicities = toxicities
+        }
     }
 
     /// What the pooled rules see now.
@@ -62,5 +68,16 @@ public struct PooledMonitoring: Sendable {
         return Evaluation(evaluable: evaluable, perSite: perSite, pooled: pooled,
                           posterior: monitoring.bayesian.posteriorProbability(toxicities: toxic, evaluable: evaluable.count),
                           decision: monitoring.stopDecision(evaluable))
+    }
+}
+
+/// A record of some site, as replicated.
+public struct CentralRecord: Sendable {
+    public var site: String
+    public var record: Record
+
+    public init(site: String, record: Record) {
+        self.site = site
+        self.record = record
     }
 }

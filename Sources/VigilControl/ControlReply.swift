@@ -2,8 +2,7 @@ import Foundation
 import VigilCore
 
 /// How replies on the control socket are encoded: one JSON line per reply, snake_case keys, ISO 8601
-/// dates. The reply bodies are in VigilDaemon (`ControlProtocol.swift`); `vigilctl` decodes them with
-/// `decoder`.
+/// dates. The reply bodies are in `ControlReplies.swift`; `vigilctl` decodes them with `decoder`.
 public enum ControlReply {
     public static let encoder: JSONEncoder = {
         let encoder = JSONEncoder()

@@ -1,8 +1,9 @@
 import ArgumentParser
 import Foundation
-import VigilCentral
 import VigilConfig
-import VigilDaemon
+import VigilControl
+import VigilIngest
+import VigilOutbox
 
 /// `vigilctl`: the on-call person's view of a running `vigild`, through its control socket.
 @main
@@ -192,10 +193,10 @@ struct Check: ParsableCommand {
         }
         guard let data = FileManager.default.contents(atPath: file) else { throw ValidationError("cannot read \(file)") }
         let ext = (file as NSString).pathExtension.lowercased()
-        guard FileProcessor.supportedExtensions.contains(ext) else {
+        guard InboxFormat.supportedExtensions.contains(ext) else {
             throw ValidationError("unsupported file type '.\(ext)'; expected .json, .ndjson, .csv or .hl7")
         }
-        let result = FileProcessor.parse(data, extension: ext, options: try configuration.ingestOptions())
+        let result = InboxFormat.parse(data, extension: ext, options: try configuration.ingestOptions())
         print(CheckReport.render(file: (file as NSString).lastPathComponent, result: result, json: json, timeZone: configuration.trial.siteTimeZone))
         if !result.errors.isEmpty { throw ExitCode(1) }
     }

@@ -29,12 +29,31 @@ public enum ControlRequest: Equatable, Sendable {
     /// (absolute path) in scratch copies; SINCE (ISO 8601) limits the comparison.
     case replay(configPath: String, since: Date?)
 
-    /// The commands a peer must be authorised for (`control.authorised_groups`). The handler refuses
-    /// them to other peers before it looks at their arguments.
-    public static let privilegedCommands: Set<String> = ["ack", "resume", "reload", "silence", "backup", "replay"]
+    /// Who may run a command.
+    public enum Access: Sendable, Equatable {
+        /// Any peer that can open the socket (its mode and group already limit who can).
+        case anyone
+        /// Root, the daemon's own user, or a member of `control.authorised_groups`.
+        case authorised
+    }
 
-    /// Every command word, in the order the "unknown command" reply lists them.
-    public static let commands = ["ping", "status", "alerts", "ack", "subjects", "subject", "rules", "report", "trial", "resume", "reload", "silence", "silences", "backup", "replay"]
+    /// The permission table: every command word and who may run it, in the order the "unknown
+    /// command" reply lists them. `ControlHandler` checks it once, before anything else, and refuses a
+    /// privileged command to other peers before it looks at the arguments.
+    public static let accessTable: KeyValuePairs<String, Access> = [
+        "ping": .anyone, "status": .anyone, "alerts": .anyone, "ack": .authorised, "subjects": .anyone,
+        "subject": .anyone, "rules": .anyone, "report": .anyone, "trial": .anyone, "resume": .authorised,
+        "reload": .authorised, "silence": .authorised, "silences": .anyone, "backup": .authorised,
+        "replay": .authorised,
+    ]
+
+    /// Who may run `command`; nil for a word that is no command.
+    public static func access(for command: String) -> Access? {
+        accessTable.first { $0.key == command }?.value
+    }
+
+    /// Every command word, in the order of `accessTable`.
+    public static let commands = accessTable.map(\.key)
 
     /// Longest silence, in minutes.
     public static let maxSilenceMinutes = 7.0 * 24 * 60

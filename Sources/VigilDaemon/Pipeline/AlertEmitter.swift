@@ -2,11 +2,14 @@ import Foundation
 import Glibc
 import Logging
 import Synchronization
+import VigilControl
 import VigilCore
+import VigilOutbox
 import VigilStore
 import VigilSystemd
 
-/// Delivers ledger alerts to their two destinations, journal and outbox, and marks each delivery in
+/// Stage 5 of a file's trip (docs/ARCHITECTURE.md §1), deliver: sends ledger alerts to their two
+/// destinations, journal and outbox, as `DeliveryPolicy` decides, and marks each delivery in
 /// the store. An alert interrupted by a crash is finished on the next pass: the outbox is keyed by
 /// alert id, and the journal is searched for the alert id before a resend, so neither gets it twice.
 public final class AlertEmitter: Sendable {
@@ -43,8 +46,8 @@ public final class AlertEmitter: Sendable {
 
     /// Delivers every pending alert on the delivery thread, without waiting, then reports what the
     /// pass cost to `done`. A backlog's transaction asks for this, so that the next one is applied
-    /// while its alerts go out instead of after them (the pass's fsyncs and ledger write were an
-    /// eighth of the writing thread's time). Nothing changes for the alerts: they are in the ledger
+    /// while its alerts go out instead of after them (the pass's fsyncs and ledger write would
+    /// otherwise hold up the writing thread). Nothing changes for the alerts: they are in the ledger
     /// already, a pass delivers everything pending when it starts, and passes run one at a time; a
     /// request made while one is still queued is that pass. After a crash the start-up pass finishes
     /// what was pending, as for any pass. `deliverPending` waits for a pass still queued or running.
