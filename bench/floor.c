@@ -435,6 +435,12 @@ int main(int argc, char **argv) {
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
 
+    char *db_dir = strdup(db_path), *slash = strrchr(db_dir, '/');
+    if (slash && slash != db_dir) {
+        *slash = 0;
+        if (mkdir(db_dir, 0755) != 0 && errno != EEXIST) die(db_dir);
+    }
+    free(db_dir);
     if (sqlite3_open(db_path, &db) != SQLITE_OK) die_sql("open");
     exec_sql("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
              "CREATE TABLE IF NOT EXISTS records(id TEXT PRIMARY KEY, type TEXT NOT NULL, subject TEXT NOT NULL, time TEXT,"

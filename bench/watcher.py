@@ -27,7 +27,6 @@ SIGTERM or SIGINT: finishes the current file and exits 0.
 
 import argparse
 import ctypes
-import ctypes.util
 import datetime
 import email.utils
 import hashlib
@@ -114,7 +113,8 @@ class Inotify:
         if not sys.platform.startswith("linux"):
             return None
         try:
-            libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+            # Not ctypes.util.find_library: it runs ldconfig and a compiler in subprocesses.
+            libc = ctypes.CDLL("libc.so.6", use_errno=True)
             fd = libc.inotify_init1(IN_NONBLOCK | IN_CLOEXEC)
             if fd < 0:
                 return None

@@ -4,13 +4,15 @@ import VigilCore
 /// Validates the fields of one JSON record object and builds the `Record`, collecting a located
 /// error for every field that is missing or wrong.
 struct FieldReader {
-    let fields: [String: Any]
+    typealias Name = RecordFields.Name
+
+    let fields: RecordFields
     let line: Int
     let options: IngestOptions
     private(set) var errors: [RecordError] = []
     private(set) var notes: [String] = []
 
-    init(fields: [String: Any], line: Int, options: IngestOptions) {
+    init(fields: RecordFields, line: Int, options: IngestOptions) {
         self.fields = fields
         self.line = line
         self.options = options
@@ -25,10 +27,15 @@ struct FieldReader {
     static func shape(_ value: Any) -> String? {
         switch value {
         case is String: nil
-        case is NSNull: "null"
-        case let n as NSNumber: isBool(n) ? "true or false" : "a number"
-        case let list as [Any]: list.count == 1 ? "a list of 1 item" : "a list of \(list.count) items"
-        case is [String: Any]: "an object"
+        case let json as JSONValue:
+            switch json {
+            case .string: nil
+            case .null: "null"
+            case .bool: "true or false"
+            case .number: "a number"
+            case .array(let list): list.count == 1 ? "a list of 1 item" : "a list of \(list.count) items"
+            case .object: "an object"
+            }
         case is Double, is Int: "a number"
         default: "a JSON value"
         }
@@ -37,39 +44,41 @@ struct FieldReader {
     static func show(_ value: Any) -> String {
         switch value {
         case let s as String: s
-        case is NSNull: "null"
-        case let n as NSNumber: n.stringValue
+        case let json as JSONValue: json.text
         default: "\(value)"
         }
     }
 
-    mutating func string(_ key: String, required: Bool = true) -> String? {
-        guard let raw = fields[key], !(raw is NSNull) else {
+    /// A field's value; nil when absent or JSON null.
+    func present(_ name: Name) -> JSONValue? {
+        guard let value = fields[name], value != .null else { return nil }
+        return value
+    }
+
+    mutating func string(_ name: Name, required: Bool = true) -> String? {
+        let key = name.key
+        guard let raw = present(name) else {
             if required { fail(key, nil, "missing field '\(key)'", expected: "a text value") }
             return nil
         }
-        guard let text = raw as? String, !text.trimmingSpaces().isEmpty else {
+        guard case .string(let text) = raw, !text.trimmingSpaces().isEmpty else {
             fail(key, raw, "'\(key)' must be a non-empty text", expected: "a text value")
             return nil
         }
         return text
     }
 
-    mutating func number(_ key: String) -> Double? {
-        guard let raw = fields[key], !(raw is NSNull) else { return nil }
-        if let n = raw as? NSNumber, !Self.isBool(n) { return n.doubleValue }
-        if let s = raw as? String, let n = Double(s) { return n }
-        fail(key, raw, "'\(key)' must be a number", expected: "a number")
+    mutating func number(_ name: Name) -> Double? {
+        guard let raw = present(name) else { return nil }
+        if case .number(let n, _) = raw { return n }
+        if case .string(let s) = raw, let n = Double(s) { return n }
+        fail(name.key, raw, "'\(name.key)' must be a number", expected: "a number")
         return nil
     }
 
-    static func isBool(_ n: NSNumber) -> Bool {
-        // JSONSerialization hands booleans back as NSNumber; only they carry the `char` type code.
-        String(cString: n.objCType) == "c"
-    }
-
-    mutating func time(_ key: String, required: Bool = true) -> Date? {
-        guard let text = string(key, required: required) else { return nil }
+    mutating func time(_ name: Name, required: Bool = true) -> Date? {
+        let key = name.key
+        guard let text = string(name, required: required) else { return nil }
         guard let parsed = ISO8601.parse(text, zone: options.siteTimeZone) else {
             fail(key, text, "not an ISO 8601 date-time", expected: "e.g. 2026-11-23T06:40:00+01:00")
             return nil
@@ -81,7 +90,7 @@ struct FieldReader {
     }
 
     mutating func subject() -> String? {
-        guard let subject = string("subject") else { return nil }
+        guard let subject = string(.subject) else { return nil }
         guard options.isValidSubject(subject) else {
             // The value may be a patient identifier: never echo it, not even to `vigilctl check`.
             fail("subject", subject, withheld: true, "subject is not a trial subject id", expected: "an id matching \(options.subjectPattern)")
@@ -91,7 +100,7 @@ struct FieldReader {
     }
 
     mutating func record() -> Record? {
-        guard let type = string("type") else { return nil }
+        guard let type = string(.type) else { return nil }
         switch type {
         case "observation": return observation()
         case "adverse_event": return adverseEvent()
@@ -104,26 +113,26 @@ struct FieldReader {
 
     mutating func observation() -> Record? {
         let before = errors.count
-        let id = string("id")
+        let id = string(.id)
         let subject = subject()
-        let time = time("time")
-        let code = string("code")
-        let unit = string("unit", required: false)
+        let time = time(.time)
+        let code = string(.code)
+        let unit = string(.unit, required: false)
         let raw: ObservationValue?
-        switch fields["value"] {
-        case nil, is NSNull:
+        switch present(.value) {
+        case nil:
             fail("value", nil, "missing field 'value'", expected: "a number, text or true/false")
             raw = nil
-        case let n as NSNumber where Self.isBool(n): raw = .flag(n.boolValue)
-        case let n as NSNumber: raw = .number(n.doubleValue)
-        case let s as String: raw = .text(s)
+        case .bool(let flag)?: raw = .flag(flag)
+        case .number(let n, _)?: raw = .number(n)
+        case .string(let s)?: raw = .text(s)
         case let other?:
             fail("value", other, "'value' must be a number, text or true/false", expected: "a number, text or true/false")
             raw = nil
         }
-        let low = number("low")
-        let high = number("high")
-        let loinc = string("loinc", required: false)
+        let low = number(.low)
+        let high = number(.high)
+        let loinc = string(.loinc, required: false)
         guard errors.count == before, let id, let subject, let time, let code, let raw else { return nil }
         do {
             let normal = try CanonicalCodes.normalise(code: code, raw: raw, unit: unit, units: options.units)
@@ -144,7 +153,7 @@ struct FieldReader {
             let value: Any? = switch error.field {
             case "code": code
             case "unit": unit ?? ""
-            default: fields["value"] ?? raw.description
+            default: fields[.value] ?? .string(raw.description)
             }
             fail(error.field, value, error.message, expected: error.expected)
             return nil
@@ -153,26 +162,26 @@ struct FieldReader {
 
     mutating func adverseEvent() -> Record? {
         let before = errors.count
-        let id = string("id")
+        let id = string(.id)
         let subject = subject()
-        let onset = string("onset")
+        let onset = string(.onset)
         var onsetTime: Date?
         if let onset {
             onsetTime = ISO8601.parsePartialDate(onset, zone: options.siteTimeZone)
             if onsetTime == nil { fail("onset", onset, "not an ISO 8601 date", expected: "e.g. 2026-11-22 or 2026-11") }
         }
-        let term = string("term")
-        let pt = string("meddra_pt", required: false)
+        let term = string(.term)
+        let pt = string(.meddraPT, required: false)
         var grade: Int?
-        if let g = number("grade") {
+        if let g = number(.grade) {
             if g == g.rounded(), (1...5).contains(g) { grade = Int(g) } else { fail("grade", g, "grade must be a CTCAE grade", expected: "an integer 1 to 5") }
         }
         var serious: [String] = []
-        switch fields["serious"] {
-        case nil, is NSNull: break
-        case let list as [Any]:
+        switch present(.serious) {
+        case nil: break
+        case .array(let list)?:
             for item in list {
-                guard let criterion = item as? String, AdverseEventVocabulary.seriousness.contains(criterion) else {
+                guard case .string(let criterion) = item, AdverseEventVocabulary.seriousness.contains(criterion) else {
                     fail("serious", item, "unknown seriousness criterion", expected: "any of " + AdverseEventVocabulary.seriousness.sorted().joined(separator: ", "))
                     continue
                 }
@@ -180,18 +189,18 @@ struct FieldReader {
             }
         case let other?: fail("serious", other, "'serious' must be a list", expected: "a JSON array of criteria")
         }
-        let related = string("related", required: false)
+        let related = string(.related, required: false)
         if let related, !AdverseEventVocabulary.relatedness.contains(related) {
             fail("related", related, "unknown relatedness", expected: "one of " + AdverseEventVocabulary.relatedness.joined(separator: ", "))
         }
         var expectedness: Bool?
-        switch fields["expected"] {
-        case nil, is NSNull: break
-        case let n as NSNumber where Self.isBool(n): expectedness = n.boolValue
+        switch present(.expected) {
+        case nil: break
+        case .bool(let flag)?: expectedness = flag
         case let other?: fail("expected", other, "'expected' must be true or false", expected: "true or false")
         }
-        let outcome = string("outcome", required: false)
-        let aware = time("aware", required: false)
+        let outcome = string(.outcome, required: false)
+        let aware = time(.aware, required: false)
         guard errors.count == before, let id, let subject, let onset, let term else { return nil }
         return .adverseEvent(AdverseEvent(
             id: id, subject: subject, onset: onset, onsetTime: onsetTime, term: term, meddraPT: pt, grade: grade,
@@ -200,16 +209,16 @@ struct FieldReader {
 
     mutating func event() -> Record? {
         let before = errors.count
-        let id = string("id")
+        let id = string(.id)
         let subject = subject()
-        let time = time("time")
-        let kind = string("kind")
+        let time = time(.time)
+        let kind = string(.kind)
         if let kind, !ClinicalEvent.kinds.contains(kind) {
             fail("kind", kind, "unknown event kind", expected: "one of " + ClinicalEvent.kinds.sorted().joined(separator: ", "))
         }
         var attributes: [String: String] = [:]
-        for key in ["age", "malignancy", "index_date", "location", "cause"] {
-            if let value = fields[key], !(value is NSNull) { attributes[key] = Self.show(value) }
+        for name in [Name.age, .malignancy, .indexDate, .location, .cause] {
+            if let value = present(name) { attributes[name.key] = value.text }
         }
         guard errors.count == before, let id, let subject, let time, let kind else { return nil }
         return .event(ClinicalEvent(id: id, subject: subject, time: time, kind: kind, attributes: attributes))

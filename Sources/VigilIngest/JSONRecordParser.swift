@@ -13,50 +13,51 @@ public struct JSONRecordParser: Sendable {
 
     public func parse(_ data: Data) -> ParseResult {
         var result = ParseResult()
-        let chunks: [(line: Int, bytes: Data)]
-        switch Self.split(data) {
-        case .success(let found): chunks = found
-        case .failure(let error):
-            result.errors.append(error)
-            return result
-        }
-        if chunks.isEmpty {
-            result.errors.append(RecordError(line: 1, error: "file holds no record", expected: "a JSON object per record"))
-        }
-        for chunk in chunks {
-            let object: Any
-            do {
-                object = try JSONSerialization.jsonObject(with: chunk.bytes, options: [])
-            } catch {
-                result.errors.append(RecordError(
-                    line: chunk.line, error: "invalid JSON: \(Self.describe(error))", expected: "one JSON object"))
-                continue
+        var bytes = [UInt8](data)
+        if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { bytes.removeFirst(3) }
+        bytes.withUnsafeBufferPointer { buffer in
+            let chunks: [Chunk]
+            switch Self.split(buffer) {
+            case .success(let found): chunks = found
+            case .failure(let error):
+                result.errors.append(error)
+                return
             }
-            guard let fields = object as? [String: Any] else {
-                result.errors.append(RecordError(line: chunk.line, error: "record is not a JSON object", expected: "{\"type\": …}"))
-                continue
+            if chunks.isEmpty {
+                result.errors.append(RecordError(line: 1, error: "file holds no record", expected: "a JSON object per record"))
             }
-            var reader = FieldReader(fields: fields, line: chunk.line, options: options)
-            if let record = reader.record() {
-                result.records.append(LocatedRecord(record: record, line: chunk.line))
+            for chunk in chunks {
+                let fields: RecordFields
+                switch JSONScanner.record(UnsafeBufferPointer(rebasing: buffer[chunk.bytes])) {
+                case .success(let read): fields = read
+                case .failure(.syntax(let error)):
+                    result.errors.append(RecordError(line: chunk.line + error.lineOffset, error: "invalid JSON: \(error)", expected: "one JSON object"))
+                    continue
+                case .failure(.notAnObject):
+                    result.errors.append(RecordError(line: chunk.line, error: "record is not a JSON object", expected: "{\"type\": …}"))
+                    continue
+                }
+                var reader = FieldReader(fields: fields, line: chunk.line, options: options)
+                if let record = reader.record() {
+                    result.records.append(LocatedRecord(record: record, line: chunk.line))
+                }
+                result.errors += reader.errors
+                result.notes += reader.notes
             }
-            result.errors += reader.errors
-            result.notes += reader.notes
         }
         return result
     }
 
-    static func describe(_ error: Error) -> String {
-        let text = (error as NSError).userInfo[NSDebugDescriptionErrorKey] as? String ?? "\(error)"
-        return text.replacingOccurrences(of: "\n", with: " ")
+    /// One record's bytes in the file and the line it starts on.
+    struct Chunk {
+        var line: Int
+        var bytes: Range<Int>
     }
 
     /// Splits the file into one byte range per record with the line it starts on: the elements of a
     /// top-level array, or else each non-blank line (NDJSON; a single pretty-printed object is one
     /// element when it does not parse line by line).
-    static func split(_ data: Data) -> Result<[(line: Int, bytes: Data)], RecordError> {
-        var bytes = [UInt8](data)
-        if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { bytes.removeFirst(3) }
+    static func split(_ bytes: UnsafeBufferPointer<UInt8>) -> Result<[Chunk], RecordError> {
         guard String(validating: bytes, as: UTF8.self) != nil else {
             return .failure(RecordError(line: firstInvalidUTF8Line(bytes), error: "file is not valid UTF-8", expected: "UTF-8 text"))
         }
@@ -67,38 +68,41 @@ public struct JSONRecordParser: Sendable {
         }
         let lines = splitLines(bytes)
         // A single object spread over several lines: treat the whole file as one record.
-        if lines.count > 1, let firstLine = lines.first, (try? JSONSerialization.jsonObject(with: firstLine.bytes)) == nil,
-           (try? JSONSerialization.jsonObject(with: Data(bytes))) is [String: Any]
+        if lines.count > 1, let firstLine = lines.first, !JSONScanner.isValue(UnsafeBufferPointer(rebasing: bytes[firstLine.bytes])),
+           JSONScanner.isObject(bytes)
         {
-            return .success([(line: lineNumber(of: first, in: bytes), bytes: Data(bytes))])
+            return .success([Chunk(line: lineNumber(of: first, in: bytes), bytes: 0..<bytes.count)])
         }
         return .success(lines)
     }
 
     static func isSpace(_ c: UInt8) -> Bool { c == 0x20 || c == 0x09 || c == 0x0A || c == 0x0D }
 
-    static func lineNumber(of offset: Int, in bytes: [UInt8]) -> Int {
+    static func lineNumber(of offset: Int, in bytes: UnsafeBufferPointer<UInt8>) -> Int {
         1 + bytes[..<offset].reduce(0) { $0 + ($1 == 0x0A ? 1 : 0) }
     }
 
     static func firstInvalidUTF8Line(_ bytes: [UInt8]) -> Int {
+        bytes.withUnsafeBufferPointer { firstInvalidUTF8Line($0) }
+    }
+
+    static func firstInvalidUTF8Line(_ bytes: UnsafeBufferPointer<UInt8>) -> Int {
         var line = 1
         var start = 0
         for (i, c) in bytes.enumerated() where c == 0x0A {
-            if String(validating: bytes[start..<i], as: UTF8.self) == nil { return line }
+            if String(validating: UnsafeBufferPointer(rebasing: bytes[start..<i]), as: UTF8.self) == nil { return line }
             line += 1
             start = i + 1
         }
         return line
     }
 
-    static func splitLines(_ bytes: [UInt8]) -> [(line: Int, bytes: Data)] {
-        var out: [(line: Int, bytes: Data)] = []
+    static func splitLines(_ bytes: UnsafeBufferPointer<UInt8>) -> [Chunk] {
+        var out: [Chunk] = []
         var line = 1
         var start = 0
         func flush(_ end: Int) {
-            let slice = bytes[start..<end]
-            if slice.contains(where: { !isSpace($0) }) { out.append((line: line, bytes: Data(slice))) }
+            if bytes[start..<end].contains(where: { !isSpace($0) }) { out.append(Chunk(line: line, bytes: start..<end)) }
         }
         for (i, c) in bytes.enumerated() where c == 0x0A {
             flush(i)
@@ -110,8 +114,8 @@ public struct JSONRecordParser: Sendable {
     }
 
     /// Finds the top-level elements of a JSON array by tracking strings and nesting depth.
-    static func splitArray(_ bytes: [UInt8], from open: Int) -> Result<[(line: Int, bytes: Data)], RecordError> {
-        var out: [(line: Int, bytes: Data)] = []
+    static func splitArray(_ bytes: UnsafeBufferPointer<UInt8>, from open: Int) -> Result<[Chunk], RecordError> {
+        var out: [Chunk] = []
         var line = lineNumber(of: open, in: bytes)
         var depth = 0
         var inString = false
@@ -136,7 +140,7 @@ public struct JSONRecordParser: Sendable {
                 if depth == 2, elementStart == nil { elementStart = i; elementLine = line }
             case UInt8(ascii: "]"), UInt8(ascii: "}"):
                 if depth == 1, c == UInt8(ascii: "]") {
-                    if let start = elementStart { out.append((line: elementLine, bytes: Data(bytes[start..<i]))) }
+                    if let start = elementStart { out.append(Chunk(line: elementLine, bytes: start..<i)) }
                     elementStart = nil
                     depth = 0
                     i += 1
@@ -148,7 +152,7 @@ public struct JSONRecordParser: Sendable {
                 depth -= 1
             case UInt8(ascii: ","):
                 if depth == 1 {
-                    if let start = elementStart { out.append((line: elementLine, bytes: Data(bytes[start..<i]))) }
+                    if let start = elementStart { out.append(Chunk(line: elementLine, bytes: start..<i)) }
                     elementStart = nil
                 }
             default:
