@@ -141,28 +141,34 @@ public struct AlertMail: Sendable {
 
     /// Quoted-printable (RFC 2045 §6.7) with CRLF line breaks and soft breaks at 76 characters.
     static func quotedPrintable(_ text: String) -> String {
-        text.split(separator: "\n", omittingEmptySubsequences: false).map { line -> String in
-            var encoded: [String] = []
-            let bytes = Array(line.utf8)
-            for (index, byte) in bytes.enumerated() {
-                let isLast = index == bytes.count - 1
-                if (byte >= 33 && byte <= 126 && byte != 61) || (byte == 32 && !isLast) {
-                    encoded.append(String(UnicodeScalar(byte)))
-                } else {
-                    encoded.append(String(format: "=%02X", byte))
-                }
-            }
-            var out = ""
+        // On the bytes, into one buffer: every mail body goes through here, character by character.
+        let hex = Array("0123456789ABCDEF".utf8)
+        var out: [UInt8] = []
+        out.reserveCapacity(text.utf8.count + text.utf8.count / 8)
+        var first = true
+        for line in text.utf8.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false) {
+            if !first { out.append(contentsOf: [13, 10]) }
+            first = false
             var width = 0
-            for piece in encoded {
-                if width + piece.count > 75 {
-                    out += "=\r\n"
+            var index = line.startIndex
+            while index < line.endIndex {
+                let byte = line[index]
+                let isLast = line.index(after: index) == line.endIndex
+                let plain = (byte >= 33 && byte <= 126 && byte != 61) || (byte == 32 && !isLast)
+                let length = plain ? 1 : 3
+                if width + length > 75 {
+                    out.append(contentsOf: [UInt8(ascii: "="), 13, 10])
                     width = 0
                 }
-                out += piece
-                width += piece.count
+                if plain {
+                    out.append(byte)
+                } else {
+                    out.append(contentsOf: [UInt8(ascii: "="), hex[Int(byte >> 4)], hex[Int(byte & 0x0F)]])
+                }
+                width += length
+                index = line.index(after: index)
             }
-            return out
-        }.joined(separator: "\r\n")
+        }
+        return String(decoding: out, as: UTF8.self)
     }
 }

@@ -48,7 +48,7 @@ struct IngestService: Service {
                     processor.refuseUnreadableName(bytes)
                 case .rescan(let periodic):
                     processor.evaluateTrialRules()
-                    emitter.deliverPending()
+                    emitter.deliverPending(escalating: true)
                     for bytes in InboxWatcher.unreadableNames(directory: state.configuration.directories.inbox) {
                         processor.refuseUnreadableName(bytes)
                     }
@@ -59,7 +59,7 @@ struct IngestService: Service {
                     }
                 case .tick:
                     processor.evaluateTrialRules()
-                    emitter.deliverPending()
+                    emitter.deliverPending(escalating: true)
                     if trimSchedule.tick() {
                         let trim = WorkingSet.trim()
                         logger.debug("idle: heap trimmed, \(trim.residentKib / 1024) MiB of code pages unmapped from \(trim.mappings) mappings (they stay in the page cache)")

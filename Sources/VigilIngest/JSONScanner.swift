@@ -36,16 +36,17 @@ public struct RecordFields: Sendable {
         case kind, age, malignancy, indexDate, location, cause
 
         /// The name as written in the record.
-        public var key: String {
-            switch self {
-            case .meddraPT: "meddra_pt"
-            case .indexDate: "index_date"
-            default: "\(self)"
-            }
-        }
+        public var key: String { Self.keys[rawValue] }
+
+        /// Spelled out, in case order: the hot path reads them on every field.
+        static let keys = [
+            "type", "id", "subject", "time", "code", "unit", "value", "low", "high", "loinc",
+            "onset", "term", "meddra_pt", "grade", "serious", "related", "expected", "outcome", "aware",
+            "kind", "age", "malignancy", "index_date", "location", "cause",
+        ]
 
         /// The names' UTF-8 bytes, indexed by raw value, for matching without making strings.
-        static let keyBytes: [[UInt8]] = allCases.map { Array($0.key.utf8) }
+        static let keyBytes: [[UInt8]] = keys.map { Array($0.utf8) }
     }
 
     private var slots = [JSONValue?](repeating: nil, count: Name.allCases.count)

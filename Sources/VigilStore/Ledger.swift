@@ -57,11 +57,14 @@ public struct StoredAlert: Sendable, Equatable {
     public var ackedBy: String?
     public var resolvedAt: Date?
 
-    static func fetch(_ db: Database, where condition: String, limit: Int?, newestFirst: Bool = false) throws -> [StoredAlert] {
+    /// Alerts matching `condition`, oldest first. `cached` keeps the prepared statement on the
+    /// connection, for a query asked on every delivery pass (its text must then hold no value).
+    static func fetch(_ db: Database, where condition: String, limit: Int?, newestFirst: Bool = false, cached: Bool = false) throws -> [StoredAlert] {
         var sql = "SELECT * FROM alerts WHERE \(condition) ORDER BY raised_at \(newestFirst ? "DESC" : "ASC"), rowid \(newestFirst ? "DESC" : "ASC")"
         if let limit { sql += " LIMIT \(limit)" }
         let date: (Double?) -> Date? = { $0.map(Date.init(timeIntervalSince1970:)) }
-        return try Row.fetchAll(db, sql: sql).map { row in
+        let rows = cached ? try Row.fetchAll(db.cachedStatement(sql: sql)) : try Row.fetchAll(db, sql: sql)
+        return try rows.map { row in
             StoredAlert(
                 alert: try StoreTransaction.decoder.decode(Alert.self, from: row["payload"] as Data),
                 journalAt: date(row["journal_at"]), outboxAt: date(row["outbox_at"]), ackedAt: date(row["acked_at"]),

@@ -9,17 +9,28 @@ extension VigilStore {
                            arguments: [silence.id, silence.matcher, silence.startsAt.timeIntervalSince1970, silence.endsAt.timeIntervalSince1970,
                                        silence.reason, silence.createdBy])
         }
+        silences.withLock { $0 = nil }
     }
 
-    /// Silences in force at `time`.
+    /// Silences in force at `time`. Every delivery pass that may mail asks, so the table is read
+    /// once and kept: this store is the only writer of silences (`addSilence` drops the copy), and
+    /// one that has ended is filtered out by time.
     public func activeSilences(at time: Date) throws -> [Silence] {
-        try pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM silences WHERE starts_at <= ? AND ends_at > ? ORDER BY ends_at", arguments: [time.timeIntervalSince1970, time.timeIntervalSince1970]).map {
-                Silence(id: $0["id"], matcher: $0["matcher"], startsAt: Date(timeIntervalSince1970: $0["starts_at"]), endsAt: Date(timeIntervalSince1970: $0["ends_at"]),
-                        reason: $0["reason"], createdBy: $0["created_by"])
+        let all: [Silence]
+        if let kept = silences.withLock({ $0 }) {
+            all = kept
+        } else {
+            all = try pool.read { db in
+                try Row.fetchAll(db, sql: "SELECT * FROM silences ORDER BY ends_at").map {
+                    Silence(id: $0["id"], matcher: $0["matcher"], startsAt: Date(timeIntervalSince1970: $0["starts_at"]), endsAt: Date(timeIntervalSince1970: $0["ends_at"]),
+                            reason: $0["reason"], createdBy: $0["created_by"])
+                }
             }
+            silences.withLock { $0 = all }
         }
+        return all.filter { $0.startsAt <= time && $0.endsAt > time }
     }
+
 
     /// What one delivery pass did, recorded in one transaction: the alerts written to the journal, those
     /// written to the outbox, and those whose mail was held (with why). One commit for the pass, not
@@ -47,10 +58,11 @@ extension VigilStore {
     public func recentlyNotified(_ alert: Alert, within interval: TimeInterval, before time: Date) throws -> Bool {
         try pool.read { db in
             let ranks = Severity.allCases.filter { $0 >= alert.severity }.map(\.rawValue)
-            return try Int.fetchOne(db, sql: """
+            // One statement per number of ranks (at most four), prepared once per connection.
+            return try Int.fetchOne(db.cachedStatement(sql: """
                 SELECT COUNT(*) FROM alerts WHERE rule = ? AND subject IS ? AND id != ? AND phase = 'raised' AND mail_held IS NULL
                   AND outbox_at IS NOT NULL AND outbox_at >= ? AND severity IN (\(ranks.map { _ in "?" }.joined(separator: ",")))
-                """, arguments: StatementArguments([alert.rule, alert.subject, alert.id, time.timeIntervalSince1970 - interval] as [(any DatabaseValueConvertible)?]) + StatementArguments(ranks)) ?? 0 > 0
+                """), arguments: StatementArguments([alert.rule, alert.subject, alert.id, time.timeIntervalSince1970 - interval] as [(any DatabaseValueConvertible)?]) + StatementArguments(ranks)) ?? 0 > 0
         }
     }
 

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import Synchronization
 import VigilCore
 
 /// Vigil's durable state in SQLite (WAL, synchronous=FULL) through GRDB: applied records, their
@@ -14,6 +15,8 @@ public final class VigilStore: Sendable {
     public let instanceID: String
     /// Signal states and histories as last committed, so evaluation need not decode them at every file.
     let evaluationCache = EvaluationCache()
+    /// Every silence, read once (`activeSilences`); nil until read and after a change.
+    let silences = Mutex<[Silence]?>(nil)
     /// Checkpoints the WAL off the writing thread.
     let checkpointer: BackgroundCheckpointer
 
@@ -231,14 +234,17 @@ public final class VigilStore: Sendable {
     }
 
     /// The ledger entry of a file already processed, by content digest.
+    /// The ledger entry of a file's content. Asked by the ingest thread before every file, so it
+    /// runs as one statement on the writer's connection (the ledger's latest state, no read
+    /// transaction or reader to take from the pool).
     public func fileEntry(sha256: String) throws -> FileLedgerEntry? {
-        try pool.read { db in try FileLedgerEntry.fetch(db, sha256: sha256) }
+        try pool.writeWithoutTransaction { db in try FileLedgerEntry.fetch(db, sha256: sha256) }
     }
 
     /// Alerts not yet written to the journal, or raised alerts not yet written to the outbox, oldest first.
     public func undeliveredAlerts() throws -> [StoredAlert] {
         try pool.read { db in
-            try StoredAlert.fetch(db, where: "journal_at IS NULL OR (phase = 'raised' AND outbox_at IS NULL)", limit: nil)
+            try StoredAlert.fetch(db, where: "journal_at IS NULL OR (phase = 'raised' AND outbox_at IS NULL)", limit: nil, cached: true)
         }
     }
 

@@ -69,6 +69,14 @@ final class JSONScannerTests: XCTestCase {
         XCTAssertGreaterThan(invalid, 500, "the mutations make invalid texts")
     }
 
+    func testFieldNamesAreTheCasesSpelledAsTheContractSpellsThem() {
+        XCTAssertEqual(RecordFields.Name.keys.count, RecordFields.Name.allCases.count)
+        for name in RecordFields.Name.allCases {
+            let spelled = "\(name)".replacingOccurrences(of: "meddraPT", with: "meddra_pt").replacingOccurrences(of: "indexDate", with: "index_date")
+            XCTAssertEqual(name.key, spelled)
+        }
+    }
+
     func testEdgeCasesOfTheGrammar() {
         XCTAssertEqual(try scan(#"{"a":[1,-0.5,2E+2,true,null,"\u00e9\ud83d\ude00\n"]}"#).get(),
                        .object(["a": .array([.number(1, integer: 1), .number(-0.5, integer: nil), .number(200, integer: nil), .bool(true), .null,

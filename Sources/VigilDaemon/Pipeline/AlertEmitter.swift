@@ -40,8 +40,13 @@ public final class AlertEmitter: Sendable {
     /// Delivers every pending alert. `recovering` is true after a start-up, when an alert may have
     /// reached journald just before the previous process died without the ledger knowing; a pass
     /// after one that could not record its deliveries checks the journal the same way.
-    public func deliverPending(recovering restarted: Bool = false) {
-        deliveryQueue.sync { deliveryPass(recovering: restarted) }
+    ///
+    /// Escalation is driven by the clock, not by files: only a timed pass (`escalating`, the
+    /// watcher's tick and the start-up pass) looks for unacknowledged alerts past
+    /// `mail.escalation.after_minutes`, so a file's pass costs nothing for it. The tick's interval
+    /// is the most an escalation waits past its due time.
+    public func deliverPending(recovering restarted: Bool = false, escalating: Bool = false) {
+        deliveryQueue.sync { deliveryPass(recovering: restarted, escalating: escalating || restarted) }
     }
 
     /// Delivers every pending alert on the delivery thread, without waiting, then reports what the
@@ -56,12 +61,12 @@ public final class AlertEmitter: Sendable {
         deliveryQueue.async { [self] in
             passQueued.store(false, ordering: .releasing)
             let timer = StageTimer()
-            deliveryPass(recovering: false)
+            deliveryPass(recovering: false, escalating: false)
             done(timer.elapsed)
         }
     }
 
-    private func deliveryPass(recovering restarted: Bool) {
+    private func deliveryPass(recovering restarted: Bool, escalating: Bool) {
         let recovering = restarted || unrecordedDeliveries.withLock { $0 }
         let pending: [StoredAlert]
         do {
@@ -78,7 +83,8 @@ public final class AlertEmitter: Sendable {
         if recovering, pending.contains(where: { $0.journalAt == nil }) { journalBarrier(pending: pending.count) }
         var journalFailed = false
         var outboxFailure: String?
-        let silences = (try? store.activeSilences(at: clock())) ?? []
+        // Read only when an alert may be mailed: most passes of a backlog have none.
+        let silences = pending.contains { $0.alert.phase == .raised && $0.outboxAt == nil } ? (try? store.activeSilences(at: clock())) ?? [] : []
         // What this pass delivered, recorded in the ledger together at its end.
         var journalled: [String] = []
         var mailed: [Alert] = []
@@ -113,7 +119,7 @@ public final class AlertEmitter: Sendable {
             }
         }
         record(journalled: journalled, mailed: mailed, held: held)
-        if !journalFailed { escalate(mail) }
+        if escalating, !journalFailed { escalate(mail) }
         state.setDegraded("journal", journalFailed ? (journal.lastError ?? "journal unreachable") : nil)
         state.setDegraded("outbox", outboxFailure.map { "outbox write failed: \($0)" })
     }
