@@ -56,30 +56,37 @@ public struct ClinicalSignals: Sendable {
     static let ctcaeRules = Dictionary(uniqueKeysWithValues: gradedCodes.map { ($0, "ctcae-\($0)") })
 
     /// `sofa`: the snapshot's SOFA when the caller has computed it already (for the baseline).
-    public func readings(_ s: SubjectSnapshot, sofaBaseline: Int, infection: [Evidence], sofa precomputed: ScoreResult? = nil) -> [SignalReading] {
+    /// `only`: the signals to read besides SOFA and SCORTEN (`SignalDependencies.due`); nil reads all.
+    public func readings(_ s: SubjectSnapshot, sofaBaseline: Int, infection: [Evidence], sofa precomputed: ScoreResult? = nil,
+                         only: Set<SignalDependencies.Signal>? = nil) -> [SignalReading] {
+        func wanted(_ signal: SignalDependencies.Signal) -> Bool { only?.contains(signal) ?? true }
         var out: [SignalReading] = []
-        if let lactate = rules.lactate.reading(s) { out.append(lactate) }
-        out.append(news2(s))
-        out.append(scoreReading(QSOFA.evaluate(s), s, rule: "qsofa", severity: { $0 >= rules.qsofaWarning ? .warning : nil },
-                                reason: "qSOFA ≥ \(rules.qsofaWarning) (Seymour et al., JAMA 2016): risk of poor outcome if infected.",
-                                action: "Assess for infection and organ dysfunction (full SOFA, lactate, cultures); review within the hour."))
-        out.append(scoreReading(SIRS.evaluate(s), s, rule: "sirs", severity: { $0 >= rules.sirsInfo ? .info : nil },
-                                reason: "SIRS ≥ \(rules.sirsInfo) criteria (ACCP/SCCM 1992); informational, since fever and tachycardia are common in TEN.",
-                                action: "No action from this alone; read with SOFA, lactate and cultures."))
+        if wanted(.lactate), let lactate = rules.lactate.reading(s) { out.append(lactate) }
+        if wanted(.news2) { out.append(news2(s)) }
+        if wanted(.qsofa) {
+            out.append(scoreReading(QSOFA.evaluate(s), s, rule: "qsofa", severity: { $0 >= rules.qsofaWarning ? .warning : nil },
+                                    reason: "qSOFA ≥ \(rules.qsofaWarning) (Seymour et al., JAMA 2016): risk of poor outcome if infected.",
+                                    action: "Assess for infection and organ dysfunction (full SOFA, lactate, cultures); review within the hour."))
+        }
+        if wanted(.sirs) {
+            out.append(scoreReading(SIRS.evaluate(s), s, rule: "sirs", severity: { $0 >= rules.sirsInfo ? .info : nil },
+                                    reason: "SIRS ≥ \(rules.sirsInfo) criteria (ACCP/SCCM 1992); informational, since fever and tachycardia are common in TEN.",
+                                    action: "No action from this alone; read with SOFA, lactate and cultures."))
+        }
         // The culture before the sepsis it makes suspected, so a reader of the journal sees cause first.
-        if let culture = bloodCulture(s) { out.append(culture) }
+        if wanted(.bloodCulture), let culture = bloodCulture(s) { out.append(culture) }
         out.append(sofa(s, baseline: sofaBaseline, infection: infection, result: precomputed ?? SOFAScore.evaluate(s)))
-        if let shock = septicShock(s) { out.append(shock) }
+        if wanted(.septicShock), let shock = septicShock(s) { out.append(shock) }
         out.append(scoreReading(SCORTEN.evaluate(s), s, rule: "scorten", severity: { $0 >= rules.scortenCritical ? .critical : nil },
                                 reason: "SCORTEN ≥ \(rules.scortenCritical) (Bastuji-Garin et al., J Invest Dermatol 2000).",
                                 action: "Discuss transfer to an intensive-care or burn unit.") { total in
             " (predicted mortality \(Int((SCORTEN.predictedMortality(score: total) * 100).rounded())) %)"
         })
-        if let bsa = threshold(s, code: "bsa_detached", rule: "bsa-detached", unit: "%", test: { $0 >= rules.bsaCritical },
-                               reason: "Detached body surface ≥ \(ObservationValue.format(rules.bsaCritical)) % (TEN range).",
-                               action: "Discuss transfer to an intensive-care or burn unit.") { out.append(bsa) }
-        if let desaturation = spo2OnOxygen(s) { out.append(desaturation) }
-        for code in Self.gradedCodes { if let reading = ctcaeReading(s, code: code) { out.append(reading) } }
+        if wanted(.bsaDetached), let bsa = threshold(s, code: "bsa_detached", rule: "bsa-detached", unit: "%", test: { $0 >= rules.bsaCritical },
+                                                     reason: "Detached body surface ≥ \(ObservationValue.format(rules.bsaCritical)) % (TEN range).",
+                                                     action: "Discuss transfer to an intensive-care or burn unit.") { out.append(bsa) }
+        if wanted(.spo2OnOxygen), let desaturation = spo2OnOxygen(s) { out.append(desaturation) }
+        for code in Self.gradedCodes where wanted(.ctcae(code)) { if let reading = ctcaeReading(s, code: code) { out.append(reading) } }
         return out
     }
 

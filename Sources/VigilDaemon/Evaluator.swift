@@ -8,9 +8,19 @@ import VigilStore
 /// and the alerts they cause are committed together or not at all. Each subject is evaluated at every
 /// distinct time of its new records, in order, as the data stood then: a file holding a 72-hour course
 /// raises what a live feed would have raised, and a replay raises the same alerts again (same ids).
+///
+/// Incremental (docs/ARCHITECTURE.md §4): the subject's mark is the moment it was last evaluated at
+/// (in processing order, under the same configuration). At a later moment only the signals whose
+/// inputs changed, are newer than the mark or went stale since are read (`SignalDependencies`);
+/// SOFA and SCORTEN always are. Every other signal would give the reading it gave at the mark, which
+/// the signal engine took then, and a repeated reading changes nothing. A moment at or before the
+/// mark (a late record), a changed configuration, and a subject this process has no mark for (after
+/// a start-up, a withdrawal or an amendment) are evaluated in full.
 struct Evaluator {
     let configuration: VigilConfiguration
     let now: Date
+    /// False reads every signal at every moment (the reference the incremental path is tested against).
+    var incremental = true
 
     var signals: ClinicalSignals { ClinicalSignals(rules: configuration.clinical, ctcae: configuration.ctcae) }
 
@@ -28,8 +38,18 @@ struct Evaluator {
             // Carried from one time point to the next and written only when it changes. Signal states
             // and the subject's history need no such carrying: the transaction keeps them (EvaluationCache).
             var baseline = try tx.sofaBaseline(subject: subject)
+            let records = bySubject[subject]!
+            var mark = incremental ? try tx.evaluationMark(subject: subject) : nil
+            if mark?.configuration != configuration.digest { mark = nil }
+            var changed: Set<String> = []
             for time in times {
-                alerts += try evaluate(subject: subject, asOf: time, baseline: &baseline, signals: signals, in: tx)
+                for case .observation(let o) in records where o.time == time { changed.insert(o.code) }
+                let since = mark.flatMap { $0.through < time ? $0.through : nil }
+                alerts += try evaluate(subject: subject, asOf: time, baseline: &baseline, signals: signals, changedSince: since.map { ($0, changed) }, in: tx)
+                mark = EvaluationMark(through: time, configuration: configuration.digest)
+            }
+            if incremental, let mark {
+                try tx.setEvaluationMark(mark, subject: subject)
             }
         }
         for record in applied {
@@ -52,10 +72,15 @@ struct Evaluator {
             infusionTime: events.first { $0.kind == "infusion" }?.time, hypercapnic: configuration.hypercapnicSubjects.contains(subject))
     }
 
+    /// `changedSince`: the mark and the codes applied so far, for an incremental evaluation; nil
+    /// evaluates every signal.
     func evaluate(subject: String, asOf: Date, baseline previousBaseline: inout SOFABaseline?, signals: ClinicalSignals,
-                  in tx: StoreTransaction) throws -> [Alert] {
+                  changedSince: (mark: Date, codes: Set<String>)? = nil, in tx: StoreTransaction) throws -> [Alert] {
         let history = try tx.subjectHistory(subject: subject)
         let snapshot = snapshot(subject: subject, asOf: asOf, latest: try tx.latestValues(subject: subject, asOf: asOf), events: history.events)
+        let due = changedSince.map {
+            SignalDependencies.due(changed: $0.codes, latest: snapshot.latest, freshness: snapshot.freshness, mark: $0.mark, asOf: asOf)
+        }
         let sofa = SOFAScore.evaluate(snapshot)
         let baseline = SOFABaseline.update(previousBaseline, total: sofa.total, asOf: asOf)
         if baseline != previousBaseline {
@@ -63,7 +88,7 @@ struct Evaluator {
         }
         let infection = signals.suspectedInfection(snapshot, adverseEvents: history.adverseEvents)
         var alerts: [Alert] = []
-        for reading in signals.readings(snapshot, sofaBaseline: baseline.value, infection: infection, sofa: sofa) {
+        for reading in signals.readings(snapshot, sofaBaseline: baseline.value, infection: infection, sofa: sofa, only: due) {
             let previous = try tx.signalStates(subject: subject)[reading.rule]
             guard let outcome = SignalEngine.advance(reading, previous: previous, trial: configuration.trial.id, now: now,
                                                      holdDown: configuration.clinical.holdDown) else { continue }

@@ -24,6 +24,10 @@ final class EvaluationCache: Sendable {
         var latest: LatestValues?
         /// The SOFA baseline, read or written (`value` nil: the subject has none yet).
         var sofaBaseline: Baseline?
+        /// The latest moment the subject was evaluated at, and under which configuration: what
+        /// incremental evaluation compares with (never stored: a subject not in the cache is
+        /// evaluated in full).
+        var evaluated: EvaluationMark?
     }
 
     struct Baseline {
@@ -65,6 +69,7 @@ final class EvaluationCache: Sendable {
                 for key in contents.subjects.keys {
                     contents.subjects[key]?.history = nil
                     contents.subjects[key]?.latest = nil
+                    contents.subjects[key]?.evaluated = nil
                 }
             }
             for subject in staleHistories { contents.subjects[subject]?.history = nil }
@@ -73,6 +78,7 @@ final class EvaluationCache: Sendable {
                 if let states = change.states { entry.states = states }
                 if let history = change.history { entry.history = history }
                 if let baseline = change.sofaBaseline { entry.sofaBaseline = baseline }
+                if let evaluated = change.evaluated { entry.evaluated = evaluated }
                 if var latest = change.latest {
                     latest.trim()
                     entry.latest = latest
@@ -221,6 +227,19 @@ final class TransactionScope {
         try raiseGeneration()
     }
 
+    /// The subject's evaluation mark as this transaction sees it; nil after a withdrawal or an
+    /// amendment in this transaction (any subject's values may have changed).
+    func evaluated(subject: String) throws -> EvaluationMark? {
+        if allHistoriesStale { return nil }
+        if let own = subjects[subject]?.evaluated { return own }
+        return try committed(subject)?.evaluated
+    }
+
+    func setEvaluated(_ mark: EvaluationMark, subject: String) throws {
+        subjects[subject, default: .init()].evaluated = mark
+        try raiseGeneration()
+    }
+
     /// The subject's adverse events or events changed in this transaction.
     func historyChanged(subject: String) throws {
         subjects[subject]?.history = nil
@@ -236,5 +255,17 @@ final class TransactionScope {
         }
         allHistoriesStale = true
         try raiseGeneration()
+    }
+}
+
+/// Where a subject's evaluation stands: the latest moment evaluated (a high-water mark, not the
+/// last in processing order) and the digest of the configuration it was evaluated under.
+public struct EvaluationMark: Sendable, Equatable {
+    public var through: Date
+    public var configuration: String
+
+    public init(through: Date, configuration: String) {
+        self.through = through
+        self.configuration = configuration
     }
 }

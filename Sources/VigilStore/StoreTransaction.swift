@@ -196,6 +196,16 @@ public struct StoreTransaction {
 
     /// Every rule's state for one subject, by rule, as this transaction sees them: from the evaluation
     /// cache when the subject is in it, else read and decoded once.
+    /// The latest moment `subject` was evaluated at, under which configuration, if this process
+    /// knows it for the committed state (docs/ARCHITECTURE.md §4, incremental evaluation).
+    public func evaluationMark(subject: String) throws -> EvaluationMark? {
+        try scope.evaluated(subject: subject)
+    }
+
+    public func setEvaluationMark(_ mark: EvaluationMark, subject: String) throws {
+        try scope.setEvaluated(mark, subject: subject)
+    }
+
     public func signalStates(subject: String) throws -> [String: SignalState] {
         try scope.states(subject: subject) { try storedSignalStates(subject: subject) }
     }

@@ -105,7 +105,8 @@ extension FileProcessor {
             }
             return retracted
         }
-        let evaluator = Evaluator(configuration: configuration, now: now)
+        var evaluator = Evaluator(configuration: configuration, now: now)
+        evaluator.incremental = incrementalEvaluation
         try StageTimer.measure(&cost.rules) {
             _ = try evaluator.evaluate(applied, in: tx)
             _ = try TrialMonitor(configuration: configuration, now: now).evaluate(applied: applied, fullPass: !retracted.isEmpty, in: tx)

@@ -28,13 +28,18 @@ public final class FileProcessor: Sendable {
     let readAhead: ReadAhead<InboxFile>
     /// Files whose read-ahead was used (for tests).
     let readAheadUsed = Mutex(0)
+    /// False evaluates every signal at every moment: the reference the tests hold the incremental
+    /// evaluation to (`Evaluator`).
+    let incrementalEvaluation: Bool
 
-    public init(store: VigilStore, emitter: AlertEmitter, state: DaemonState, logger: Logger, clock: @escaping @Sendable () -> Date) {
+    public init(store: VigilStore, emitter: AlertEmitter, state: DaemonState, logger: Logger, clock: @escaping @Sendable () -> Date,
+                incrementalEvaluation: Bool = true) {
         self.store = store
         self.emitter = emitter
         self.state = state
         self.logger = logger
         self.clock = clock
+        self.incrementalEvaluation = incrementalEvaluation
         readAhead = ReadAhead(window: Self.readAheadWindow) { name in Self.prepare(name: name, configuration: state.configuration) }
     }
 

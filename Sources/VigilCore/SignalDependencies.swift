@@ -1,0 +1,70 @@
+import Foundation
+
+/// Which observation codes each signal reads (docs/ARCHITECTURE.md §4, "Incremental evaluation"):
+/// what lets a new record re-evaluate only the signals that depend on its code. SOFA (sepsis, and
+/// the baseline that moves with time) and SCORTEN (enrolment data) are evaluated at every moment and
+/// are not listed. `SignalDependenciesTests` checks every entry against the rules themselves:
+/// changing a code a signal does not list never changes its reading.
+public enum SignalDependencies {
+    /// A signal evaluated only when one of its inputs changed or went stale.
+    public enum Signal: Hashable, Sendable {
+        case lactate, news2, qsofa, sirs, bloodCulture, septicShock, bsaDetached, spo2OnOxygen
+        case ctcae(String)
+
+        /// The rule id of the signal's alerts.
+        public var rule: String {
+            switch self {
+            case .lactate: "lactate"
+            case .news2: "news2"
+            case .qsofa: "qsofa"
+            case .sirs: "sirs"
+            case .bloodCulture: "blood-culture"
+            case .septicShock: "septic-shock"
+            case .bsaDetached: "bsa-detached"
+            case .spo2OnOxygen: "spo2-on-oxygen"
+            case .ctcae(let code): "ctcae-\(code)"
+            }
+        }
+    }
+
+    /// Each signal's input codes.
+    public static let inputs: [Signal: [String]] = {
+        var table: [Signal: [String]] = [
+            .lactate: ["lactate"],
+            .news2: ["respiratory_rate", "spo2", "oxygen", "fio2", "systolic_bp", "heart_rate", "consciousness", "temperature"],
+            .qsofa: ["respiratory_rate", "gcs", "consciousness", "systolic_bp"],
+            .sirs: ["temperature", "heart_rate", "respiratory_rate", "paco2", "wbc", "bands"],
+            .bloodCulture: ["blood_culture"],
+            .septicShock: ["mean_arterial_pressure", "lactate", "norepinephrine", "epinephrine", "dopamine", "dobutamine"],
+            .bsaDetached: ["bsa_detached"],
+            .spo2OnOxygen: ["spo2", "oxygen", "fio2"],
+        ]
+        for code in ClinicalSignals.gradedCodes { table[.ctcae(code)] = [code] }
+        return table
+    }()
+
+    /// The signals due at `asOf`, a moment after `mark` (the latest moment the subject was evaluated
+    /// at), given the codes of the records applied so far at or before `asOf` (`changed`) and the
+    /// newest values as of `asOf`. A signal is due when one of its inputs is among `changed`, is newer
+    /// than the mark, or was fresh at the mark and is stale now. Otherwise its inputs are what they
+    /// were at the mark, so its reading is the one the signal engine took then, and a repeated reading
+    /// changes nothing (`SignalEngine.advance`).
+    public static func due(changed: Set<String>, latest: [String: TimedValue], freshness: Freshness, mark: Date, asOf: Date) -> Set<Signal> {
+        var due: Set<Signal> = []
+        for (signal, codes) in inputs {
+            for code in codes {
+                if changed.contains(code) {
+                    due.insert(signal)
+                    break
+                }
+                guard let value = latest[code] else { continue }
+                let deadline = value.time.addingTimeInterval(freshness.window(for: code))
+                if value.time > mark || (deadline >= mark && deadline < asOf) {
+                    due.insert(signal)
+                    break
+                }
+            }
+        }
+        return due
+    }
+}
