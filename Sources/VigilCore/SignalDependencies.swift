@@ -49,7 +49,7 @@ public enum SignalDependencies {
     /// than the mark, or was fresh at the mark and is stale now. Otherwise its inputs are what they
     /// were at the mark, so its reading is the one the signal engine took then, and a repeated reading
     /// changes nothing (`SignalEngine.advance`).
-    public static func due(changed: Set<String>, latest: [String: TimedValue], freshness: Freshness, mark: Date, asOf: Date) -> Set<Signal> {
+    public static func due(changed: Set<String>, latest: ObservationSlots, freshness: Freshness, mark: Date, asOf: Date) -> Set<Signal> {
         var due: Set<Signal> = []
         for (signal, codes) in inputs {
             for code in codes {

@@ -48,13 +48,63 @@ public struct Freshness: Sendable, Equatable {
     }
 }
 
+/// The newest value of each observation code, one slot per canonical code (`codes`): evaluation
+/// builds one at every moment of every subject and reads it many times, and an array is copied and
+/// filled without hashing or allocating a table per moment. A code outside the canonical table
+/// (tests and rows written by older versions may have one) is kept aside.
+public struct ObservationSlots: Sendable, Equatable {
+    /// The slots' codes, in slot order.
+    public static let codes: [String] = CanonicalCodes.all.keys.sorted()
+    static let slotOfCode: [String: Int] = Dictionary(uniqueKeysWithValues: codes.enumerated().map { ($1, $0) })
+
+    /// The slot of a canonical code.
+    public static func slot(of code: String) -> Int? { slotOfCode[code] }
+
+    private var values: [TimedValue?]
+    private var others: [String: TimedValue] = [:]
+
+    public init() {
+        values = Array(repeating: nil, count: Self.codes.count)
+    }
+
+    public init(_ dictionary: [String: TimedValue]) {
+        self.init()
+        for (code, value) in dictionary { self[code] = value }
+    }
+
+    public subscript(code: String) -> TimedValue? {
+        get {
+            if let slot = Self.slotOfCode[code] { return values[slot] }
+            return others[code]
+        }
+        set {
+            if let slot = Self.slotOfCode[code] { values[slot] = newValue } else { others[code] = newValue }
+        }
+    }
+
+    public subscript(slot slot: Int) -> TimedValue? {
+        get { values[slot] }
+        set { values[slot] = newValue }
+    }
+
+    public var isEmpty: Bool { count == 0 }
+
+    /// How many codes have a value.
+    public var count: Int { values.reduce(0) { $0 + ($1 == nil ? 0 : 1) } + others.count }
+
+    /// Every value held, with its code.
+    public var all: [(code: String, value: TimedValue)] {
+        values.indices.compactMap { slot in values[slot].map { (Self.codes[slot], $0) } } + others.map { ($0.key, $0.value) }
+    }
+}
+
 /// A subject as of one moment: the newest value of each code, with the subject's fixed facts (age,
 /// malignancy, infusion time), ready for the scores. Values older than their freshness window at
 /// `asOf`, or later than `asOf`, are not current.
 public struct SubjectSnapshot: Sendable, Equatable {
     public var subject: String
     public var asOf: Date
-    public var latest: [String: TimedValue]
+    public var latest: ObservationSlots
     public var freshness: Freshness
     /// From the enrolment event: `age`, `malignancy` ("true"/"false"), `index_date`.
     public var enrolment: [String: String]
@@ -62,7 +112,7 @@ public struct SubjectSnapshot: Sendable, Equatable {
     /// The subject is known to be hypercapnic (NEWS2 SpO2 scale 2).
     public var hypercapnic: Bool
 
-    public init(subject: String, asOf: Date, latest: [String: TimedValue], freshness: Freshness = Freshness(),
+    public init(subject: String, asOf: Date, latest: ObservationSlots, freshness: Freshness = Freshness(),
                 enrolment: [String: String] = [:], infusionTime: Date? = nil, hypercapnic: Bool = false) {
         self.subject = subject
         self.asOf = asOf
@@ -71,6 +121,13 @@ public struct SubjectSnapshot: Sendable, Equatable {
         self.enrolment = enrolment
         self.infusionTime = infusionTime
         self.hypercapnic = hypercapnic
+    }
+
+    /// A snapshot from a table of newest values (tests, and the control socket's queries).
+    public init(subject: String, asOf: Date, latest: [String: TimedValue], freshness: Freshness = Freshness(),
+                enrolment: [String: String] = [:], infusionTime: Date? = nil, hypercapnic: Bool = false) {
+        self.init(subject: subject, asOf: asOf, latest: ObservationSlots(latest), freshness: freshness, enrolment: enrolment,
+                  infusionTime: infusionTime, hypercapnic: hypercapnic)
     }
 
     /// The current value of `code`, or nil when it is missing or stale.

@@ -62,10 +62,10 @@ struct Evaluator {
     }
 
     func snapshot(subject: String, asOf: Date, inputs: SubjectInputs) -> SubjectSnapshot {
-        snapshot(subject: subject, asOf: asOf, latest: inputs.latest, events: inputs.events)
+        snapshot(subject: subject, asOf: asOf, latest: ObservationSlots(inputs.latest), events: inputs.events)
     }
 
-    func snapshot(subject: String, asOf: Date, latest: [String: TimedValue], events: [ClinicalEvent]) -> SubjectSnapshot {
+    func snapshot(subject: String, asOf: Date, latest: ObservationSlots, events: [ClinicalEvent]) -> SubjectSnapshot {
         let enrolment = events.last { $0.kind == "enrolment" }?.attributes ?? [:]
         return SubjectSnapshot(
             subject: subject, asOf: asOf, latest: latest, freshness: configuration.clinical.freshness, enrolment: enrolment,

@@ -182,7 +182,7 @@ final class TransactionScope {
     /// The newest value of each code at or before `asOf`: from the subject's newest values as this
     /// transaction sees them (its own copy, else the cache's, else `load`ed from the database), or
     /// from `query` when those do not reach back to `asOf`.
-    func latest(subject: String, asOf: Double, load: () throws -> LatestValues, query: () throws -> [String: TimedValue]) throws -> [String: TimedValue] {
+    func latest(subject: String, asOf: Double, load: () throws -> LatestValues, query: () throws -> [String: TimedValue]) throws -> ObservationSlots {
         let latest: LatestValues
         if let own = subjects[subject]?.latest {
             latest = own
@@ -190,7 +190,7 @@ final class TransactionScope {
             latest = try (allHistoriesStale ? nil : committed(subject)?.latest) ?? load()
             subjects[subject, default: .init()].latest = latest
         }
-        return try latest.values(asOf: asOf) ?? query()
+        return try latest.values(asOf: asOf) ?? ObservationSlots(query())
     }
 
     /// An observation row this transaction inserted: added to the subject's newest values if this

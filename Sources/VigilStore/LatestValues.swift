@@ -41,31 +41,25 @@ struct LatestValues: Sendable, Equatable {
     /// that arrives a day late; an older moment is answered by the store.
     static let keptPerCode = 8
 
-    private(set) var codes: [String: Code]
+    /// One per slot of `ObservationSlots`, in slot order.
+    private(set) var codes: [Code]
 
     /// From the newest row of each observation code (the store's answer for the end of time): a code
     /// without a row has none at all.
     init(newest: [String: Entry]) {
-        var codes: [String: Code] = [:]
-        for code in SubjectQueries.observationCodes {
-            if let entry = newest[code] {
-                codes[code] = Code(entries: [entry], hasOlder: true)
-            } else {
-                codes[code] = Code(entries: [], hasOlder: false)
-            }
+        codes = ObservationSlots.codes.map { code in
+            newest[code].map { Code(entries: [$0], hasOlder: true) } ?? Code(entries: [], hasOlder: false)
         }
-        self.codes = codes
     }
 
     /// The newest value of each code at or before `asOf` (seconds since 1970, compared as the store
     /// compares `time <= asOf`), or nil when some code's answer may lie before what is kept.
-    func values(asOf: Double) -> [String: TimedValue]? {
-        var result: [String: TimedValue] = [:]
-        result.reserveCapacity(codes.count)  // asked at every time point: no regrowth on the way
-        for (code, kept) in codes {
-            if let entry = kept.entries.last(where: { $0.time <= asOf }) {
-                result[code] = entry.value
-            } else if kept.hasOlder {
+    func values(asOf: Double) -> ObservationSlots? {
+        var result = ObservationSlots()
+        for slot in codes.indices {
+            if let entry = codes[slot].entries.last(where: { $0.time <= asOf }) {
+                result[slot: slot] = entry.value
+            } else if codes[slot].hasOlder {
                 return nil
             }
         }
@@ -74,15 +68,16 @@ struct LatestValues: Sendable, Equatable {
 
     /// A row just inserted for this subject. Codes evaluation does not read are not kept.
     mutating func insert(code: String, _ entry: Entry) {
-        // Changed in place in the dictionary: a copy taken out and put back would share the entries'
+        // Changed in place in the array: a copy taken out and put back would share the entries'
         // storage, so every insert would copy the whole array (quadratic in a large transaction).
-        codes[code]?.insert(entry)
+        guard let slot = ObservationSlots.slot(of: code) else { return }
+        codes[slot].insert(entry)
     }
 
     /// Keeps the newest `keptPerCode` entries of each code; dropping older ones keeps the suffix complete.
     mutating func trim() {
-        for (code, kept) in codes where kept.entries.count > Self.keptPerCode {
-            codes[code] = Code(entries: Array(kept.entries.suffix(Self.keptPerCode)), hasOlder: true)
+        for slot in codes.indices where codes[slot].entries.count > Self.keptPerCode {
+            codes[slot] = Code(entries: Array(codes[slot].entries.suffix(Self.keptPerCode)), hasOlder: true)
         }
     }
 }

@@ -155,7 +155,7 @@ extension StoreTransaction {
 
     /// Newest non-withdrawn value of each code at or before `asOf`: from the subject's newest values
     /// kept in memory (`LatestValues`) when they answer it, else from the store.
-    public func latestValues(subject: String, asOf: Date) throws -> [String: TimedValue] {
+    public func latestValues(subject: String, asOf: Date) throws -> ObservationSlots {
         try scope.latest(subject: subject, asOf: asOf.timeIntervalSince1970,
                          load: { LatestValues(newest: try SubjectQueries.newestRows(db, subject: subject, asOf: .greatestFiniteMagnitude)) },
                          query: { try SubjectQueries.latest(db, subject: subject, asOf: asOf) })

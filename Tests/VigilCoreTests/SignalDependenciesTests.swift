@@ -75,7 +75,7 @@ final class SignalDependenciesTests: XCTestCase {
             var latest: [String: TimedValue] = [:]
             for code in codes where Double.random(in: 0...1, using: &random) < 0.7 { latest[code] = randomTimed(code, &random, index: round) }
             let later = asOf.addingTimeInterval(Double.random(in: 1...(6 * 3600), using: &random))
-            let due = SignalDependencies.due(changed: [], latest: latest, freshness: freshness, mark: asOf, asOf: later)
+            let due = SignalDependencies.due(changed: [], latest: ObservationSlots(latest), freshness: freshness, mark: asOf, asOf: later)
             for signal in SignalDependencies.inputs.keys where !due.contains(signal) {
                 XCTAssertEqual(reading(signal, snapshot(latest, asOf: later)), reading(signal, snapshot(latest, asOf: asOf)),
                                "\(signal.rule) is not due at +\(Int(later.timeIntervalSince(asOf))) s, yet its reading changed")
@@ -88,17 +88,17 @@ final class SignalDependenciesTests: XCTestCase {
     func testAnInputThatChangedIsNewerOrWentStaleMakesItsSignalsDue() {
         let freshness = Freshness()
         let fresh = TimedValue(value: .number(20), time: asOf.addingTimeInterval(-3_600), record: "RR-1")
-        XCTAssertEqual(SignalDependencies.due(changed: ["respiratory_rate"], latest: [:], freshness: freshness, mark: asOf, asOf: asOf + 60),
+        XCTAssertEqual(SignalDependencies.due(changed: ["respiratory_rate"], latest: ObservationSlots(), freshness: freshness, mark: asOf, asOf: asOf + 60),
                        [.news2, .qsofa, .sirs])
-        XCTAssertEqual(SignalDependencies.due(changed: [], latest: ["respiratory_rate": fresh], freshness: freshness, mark: asOf, asOf: asOf + 60), [],
+        XCTAssertEqual(SignalDependencies.due(changed: [], latest: ObservationSlots(["respiratory_rate": fresh]), freshness: freshness, mark: asOf, asOf: asOf + 60), [],
                        "fresh at the mark and now, not newer than the mark: nothing is due")
         let newer = TimedValue(value: .number(20), time: asOf.addingTimeInterval(30), record: "RR-2")
-        XCTAssertEqual(SignalDependencies.due(changed: [], latest: ["respiratory_rate": newer], freshness: freshness, mark: asOf, asOf: asOf + 60),
+        XCTAssertEqual(SignalDependencies.due(changed: [], latest: ObservationSlots(["respiratory_rate": newer]), freshness: freshness, mark: asOf, asOf: asOf + 60),
                        [.news2, .qsofa, .sirs])
         // Vital signs are fresh for 4 h (docs/ARCHITECTURE.md §4): at +3 h 30 min the value of 1 h before
         // the mark is stale, so the scores reading it are due.
-        XCTAssertEqual(SignalDependencies.due(changed: [], latest: ["respiratory_rate": fresh], freshness: freshness, mark: asOf, asOf: asOf + 3.5 * 3600),
+        XCTAssertEqual(SignalDependencies.due(changed: [], latest: ObservationSlots(["respiratory_rate": fresh]), freshness: freshness, mark: asOf, asOf: asOf + 3.5 * 3600),
                        [.news2, .qsofa, .sirs])
-        XCTAssertEqual(SignalDependencies.due(changed: ["platelets"], latest: [:], freshness: freshness, mark: asOf, asOf: asOf + 60), [.ctcae("platelets")])
+        XCTAssertEqual(SignalDependencies.due(changed: ["platelets"], latest: ObservationSlots(), freshness: freshness, mark: asOf, asOf: asOf + 60), [.ctcae("platelets")])
     }
 }

@@ -38,7 +38,7 @@ final class EvaluationColumnsTests: StoreTestCase {
             try db.execute(sql: "UPDATE records SET value_kind = NULL, value_text = NULL, low = NULL, high = NULL")
             return try SubjectQueries.latest(db, subject: "LYS-01-001", asOf: asOf)
         }
-        XCTAssertEqual(fromPayload, fromColumns)
+        XCTAssertEqual(ObservationSlots(fromPayload), fromColumns)
     }
 
     func testAmendmentRewritesTheColumns() throws {

@@ -98,7 +98,7 @@ final class LatestValuesTests: StoreTestCase {
                             let asOf = t0.addingTimeInterval(Double(batch * 60 + Int.random(in: -1_500...40, using: &random)) * 60)
                             let inMemory = try tx.latestValues(subject: subject, asOf: asOf)
                             let direct = try SubjectQueries.latest(tx.db, subject: subject, asOf: asOf)
-                            XCTAssertEqual(inMemory, direct, "seed \(seed), batch \(batch), inside the transaction")
+                            XCTAssertEqual(inMemory, ObservationSlots(direct), "seed \(seed), batch \(batch), inside the transaction")
                             XCTAssertEqual(direct, try everyRow(tx.db, subject: subject, asOf: asOf).mapValues(\.value),
                                            "seed \(seed), batch \(batch): the store's answer against every row")
                             compared += 1
@@ -111,7 +111,7 @@ final class LatestValuesTests: StoreTestCase {
                 for subject in subjects {
                     let asOf = t0.addingTimeInterval(Double(batch * 60 + Int.random(in: -600...60, using: &random)) * 60)
                     let cached = try store.transaction { tx in try tx.latestValues(subject: subject, asOf: asOf) }
-                    XCTAssertEqual(cached, try fromStore(store, subject: subject, asOf: asOf), "seed \(seed), batch \(batch), next transaction")
+                    XCTAssertEqual(cached, ObservationSlots(try fromStore(store, subject: subject, asOf: asOf)), "seed \(seed), batch \(batch), next transaction")
                     compared += 1
                 }
             }
@@ -136,7 +136,7 @@ final class LatestValuesTests: StoreTestCase {
             let cached = try store.transaction { tx in try tx.latestValues(subject: subjects[0], asOf: asOf) }
             XCTAssertEqual(cached["lactate"]?.record, "l\(index)")
         }
-        XCTAssertEqual(try store.transaction { tx in try tx.latestValues(subject: subjects[0], asOf: t0.addingTimeInterval(-60)) }, [:])
+        XCTAssertEqual(try store.transaction { tx in try tx.latestValues(subject: subjects[0], asOf: t0.addingTimeInterval(-60)) }, ObservationSlots())
     }
 
     /// A store made before v10 gets newest_observations from the rows it holds: the newest current
@@ -194,18 +194,19 @@ final class LatestValuesTests: StoreTestCase {
             .init(time: time, row: row, value: TimedValue(value: .number(time), time: Date(timeIntervalSince1970: time), record: "r\(row)"))
         }
         var latest = LatestValues(newest: [:])
-        XCTAssertEqual(latest.values(asOf: 100), [:], "no row of any code: the answer is known to be empty")
+        XCTAssertEqual(latest.values(asOf: 100), ObservationSlots(), "no row of any code: the answer is known to be empty")
         latest.insert(code: "lactate", entry(50, 1))
         latest.insert(code: "lactate", entry(70, 2))
         latest.insert(code: "lactate", entry(60, 3))
         latest.insert(code: "lactate", entry(60, 4))
-        XCTAssertEqual(latest.codes["lactate"]?.entries.map(\.row), [1, 3, 4, 2])
+        XCTAssertEqual(latest.codes[ObservationSlots.slot(of: "lactate")!].entries.map(\.row), [1, 3, 4, 2])
         XCTAssertEqual(latest.values(asOf: 65)?["lactate"]?.record, "r4", "among equal times the last applied wins")
-        XCTAssertEqual(latest.values(asOf: 40), [:])
+        XCTAssertEqual(latest.values(asOf: 40), ObservationSlots())
         latest.insert(code: "lactate", entry(10, 5))  // older than the suffix
         XCTAssertNil(latest.values(asOf: 40), "an older row exists that memory does not hold")
         XCTAssertEqual(latest.values(asOf: 55)?["lactate"]?.record, "r1")
         latest.insert(code: "not_a_code", entry(80, 6))
-        XCTAssertNil(latest.codes["not_a_code"])
+        XCTAssertEqual(latest.codes.count, ObservationSlots.codes.count, "a code outside the table gets no slot")
+        XCTAssertNil(latest.values(asOf: 100)?["not_a_code"])
     }
 }
