@@ -113,14 +113,17 @@ public struct ClinicalSignals: Sendable {
     }
 
     /// A reading from a total score; an incomplete score below the threshold is inconclusive.
-    func scoreReading(_ result: ScoreResult, _ s: SubjectSnapshot, rule: String, severity: (Int) -> Severity?, reason: String, action: String,
-                      suffix: (Int) -> String = { _ in "" }) -> SignalReading {
+    /// The texts (`reason`, the title's `suffix`) are made only when an alert is: most readings raise none.
+    func scoreReading(_ result: ScoreResult, _ s: SubjectSnapshot, rule: String, severity: (Int) -> Severity?,
+                      reason: @autoclosure @escaping @Sendable () -> String, action: String,
+                      suffix: @escaping @Sendable (Int) -> String = { _ in "" }) -> SignalReading {
         let level = severity(result.total)
-        let title = "\(s.subject) \(result.name) \(result.total)\(suffix(result.total))"
-        return SignalReading(rule: rule, subject: s.subject, severity: level, conclusive: level != nil || result.isComplete,
+        let subject = s.subject
+        return SignalReading(rule: rule, subject: subject, severity: level, conclusive: level != nil || result.isComplete,
                              evidenceTime: newestTime(result, s), records: records(result)) { [self] in
             .init(value: "\(result.total)" + (result.isComplete ? "" : " (partial: \(result.missing.count) missing)"),
-                  title: title, reason: reason, action: action, evidence: evidence(result))
+                  title: "\(subject) \(result.name) \(result.total)\(suffix(result.total))", reason: reason(), action: action,
+                  evidence: evidence(result))
         }
     }
 
@@ -197,11 +200,12 @@ public struct ClinicalSignals: Sendable {
             evidenceTime: culture.time, records: [culture.record])
     }
 
-    func threshold(_ s: SubjectSnapshot, code: String, rule: String, unit: String, test: (Double) -> Bool, reason: String, action: String) -> SignalReading? {
+    func threshold(_ s: SubjectSnapshot, code: String, rule: String, unit: String, test: (Double) -> Bool,
+                   reason: @autoclosure @escaping @Sendable () -> String, action: String) -> SignalReading? {
         guard let timed = s.current(code), let value = timed.value.number else { return nil }
         return SignalReading(rule: rule, subject: s.subject, severity: test(value) ? .critical : nil, evidenceTime: timed.time, records: [timed.record]) {
             .init(value: "\(timed.value) \(unit)", title: "\(s.subject) \(code.replacingOccurrences(of: "_", with: " ")) \(timed.value) \(unit)",
-                  reason: reason, action: action, evidence: [Evidence(label: code, value: "\(timed.value) \(unit)", time: timed.time, record: timed.record)])
+                  reason: reason(), action: action, evidence: [Evidence(label: code, value: "\(timed.value) \(unit)", time: timed.time, record: timed.record)])
         }
     }
 

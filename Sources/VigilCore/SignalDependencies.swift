@@ -50,15 +50,23 @@ public enum SignalDependencies {
     /// were at the mark, so its reading is the one the signal engine took then, and a repeated reading
     /// changes nothing (`SignalEngine.advance`).
     public static func due(changed: Set<String>, latest: ObservationSlots, freshness: Freshness, mark: Date, asOf: Date) -> Set<Signal> {
+        var slots = [Bool](repeating: false, count: ObservationSlots.codes.count)
+        for code in changed { if let slot = ObservationSlots.slot(of: code) { slots[slot] = true } }
+        return due(changedSlots: slots, latest: latest, freshness: freshness, mark: mark, asOf: asOf)
+    }
+
+    /// `due` with the changed codes as a flag per `ObservationSlots` slot: asked at every moment,
+    /// so it reads arrays only.
+    public static func due(changedSlots changed: [Bool], latest: ObservationSlots, freshness: Freshness, mark: Date, asOf: Date) -> Set<Signal> {
         var due: Set<Signal> = []
-        for (signal, codes) in inputs {
-            for code in codes {
-                if changed.contains(code) {
+        for (signal, slots) in inputSlots {
+            for slot in slots {
+                if changed[slot] {
                     due.insert(signal)
                     break
                 }
-                guard let value = latest[code] else { continue }
-                let deadline = value.time.addingTimeInterval(freshness.window(for: code))
+                guard let value = latest[slot: slot] else { continue }
+                let deadline = value.time.addingTimeInterval(freshness.window(forSlot: slot))
                 if value.time > mark || (deadline >= mark && deadline < asOf) {
                     due.insert(signal)
                     break
@@ -67,4 +75,7 @@ public enum SignalDependencies {
         }
         return due
     }
+
+    /// `inputs` with each code's slot.
+    static let inputSlots: [(signal: Signal, slots: [Int])] = inputs.map { signal, codes in (signal, codes.map { ObservationSlots.slot(of: $0)! }) }
 }

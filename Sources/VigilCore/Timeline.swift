@@ -21,17 +21,21 @@ public struct TimedValue: Sendable, Equatable, Codable {
 /// How long a value stays current, by code, so scores combine only values that describe the subject
 /// now. Defaults: vital signs 4 h, blood gas 6 h, other laboratory values 24 h.
 public struct Freshness: Sendable, Equatable {
-    public var vitals: TimeInterval
-    public var bloodGas: TimeInterval
-    public var labs: TimeInterval
+    public var vitals: TimeInterval { didSet { fillSlots() } }
+    public var bloodGas: TimeInterval { didSet { fillSlots() } }
+    public var labs: TimeInterval { didSet { fillSlots() } }
     /// Per-code overrides.
-    public var overrides: [String: TimeInterval]
+    public var overrides: [String: TimeInterval] { didSet { fillSlots() } }
+    /// The window of each `ObservationSlots` slot, worked out once: evaluation asks at every moment
+    /// for every input it reads.
+    private var slotWindows: [TimeInterval] = []
 
     public init(vitals: TimeInterval = 4 * 3600, bloodGas: TimeInterval = 6 * 3600, labs: TimeInterval = 24 * 3600, overrides: [String: TimeInterval] = [:]) {
         self.vitals = vitals
         self.bloodGas = bloodGas
         self.labs = labs
         self.overrides = overrides
+        fillSlots()
     }
 
     public static let vitalCodes: Set<String> = [
@@ -41,10 +45,22 @@ public struct Freshness: Sendable, Equatable {
     public static let bloodGasCodes: Set<String> = ["pao2", "paco2", "lactate"]
 
     public func window(for code: String) -> TimeInterval {
+        if let slot = ObservationSlots.slot(of: code) { return slotWindows[slot] }
+        return computedWindow(for: code)
+    }
+
+    /// The window of the code in `slot` (`ObservationSlots.codes`).
+    public func window(forSlot slot: Int) -> TimeInterval { slotWindows[slot] }
+
+    private func computedWindow(for code: String) -> TimeInterval {
         if let override = overrides[code] { return override }
         if Self.vitalCodes.contains(code) { return vitals }
         if Self.bloodGasCodes.contains(code) { return bloodGas }
         return labs
+    }
+
+    private mutating func fillSlots() {
+        slotWindows = ObservationSlots.codes.map(computedWindow)
     }
 }
 
@@ -132,7 +148,11 @@ public struct SubjectSnapshot: Sendable, Equatable {
 
     /// The current value of `code`, or nil when it is missing or stale.
     public func current(_ code: String) -> TimedValue? {
-        guard let value = latest[code], value.time <= asOf, asOf.timeIntervalSince(value.time) <= freshness.window(for: code) else { return nil }
+        guard let slot = ObservationSlots.slot(of: code) else {
+            guard let value = latest[code], value.time <= asOf, asOf.timeIntervalSince(value.time) <= freshness.window(for: code) else { return nil }
+            return value
+        }
+        guard let value = latest[slot: slot], value.time <= asOf, asOf.timeIntervalSince(value.time) <= freshness.window(forSlot: slot) else { return nil }
         return value
     }
 

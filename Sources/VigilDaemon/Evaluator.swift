@@ -41,9 +41,11 @@ struct Evaluator {
             let records = bySubject[subject]!
             var mark = incremental ? try tx.evaluationMark(subject: subject) : nil
             if mark?.configuration != configuration.digest { mark = nil }
-            var changed: Set<String> = []
+            var changed = [Bool](repeating: false, count: ObservationSlots.codes.count)
             for time in times {
-                for case .observation(let o) in records where o.time == time { changed.insert(o.code) }
+                for case .observation(let o) in records where o.time == time {
+                    if let slot = ObservationSlots.slot(of: o.code) { changed[slot] = true }
+                }
                 let since = mark.flatMap { $0.through < time ? $0.through : nil }
                 alerts += try evaluate(subject: subject, asOf: time, baseline: &baseline, signals: signals, changedSince: since.map { ($0, changed) }, in: tx)
                 mark = EvaluationMark(through: time, configuration: configuration.digest)
@@ -75,11 +77,11 @@ struct Evaluator {
     /// `changedSince`: the mark and the codes applied so far, for an incremental evaluation; nil
     /// evaluates every signal.
     func evaluate(subject: String, asOf: Date, baseline previousBaseline: inout SOFABaseline?, signals: ClinicalSignals,
-                  changedSince: (mark: Date, codes: Set<String>)? = nil, in tx: StoreTransaction) throws -> [Alert] {
+                  changedSince: (mark: Date, codes: [Bool])? = nil, in tx: StoreTransaction) throws -> [Alert] {
         let history = try tx.subjectHistory(subject: subject)
         let snapshot = snapshot(subject: subject, asOf: asOf, latest: try tx.latestValues(subject: subject, asOf: asOf), events: history.events)
         let due = changedSince.map {
-            SignalDependencies.due(changed: $0.codes, latest: snapshot.latest, freshness: snapshot.freshness, mark: $0.mark, asOf: asOf)
+            SignalDependencies.due(changedSlots: $0.codes, latest: snapshot.latest, freshness: snapshot.freshness, mark: $0.mark, asOf: asOf)
         }
         let sofa = SOFAScore.evaluate(snapshot)
         let baseline = SOFABaseline.update(previousBaseline, total: sofa.total, asOf: asOf)
