@@ -119,7 +119,7 @@ final class IncrementalEvaluationTests: XCTestCase {
                         if Double.random(in: 0...1, using: &random) < 0.05 { late.append(line) } else { lines.append(line) }
                     }
                     lines.append(obs("O\(counter)", subject, t, "oxygen", sick ? "true" : "false", nil))
-                    lines.append(obs("C\(counter)", subject, t, "consciousness", sick && Bool.random(using: &random) ? "\"new confusion\"" : "\"alert\"", nil))
+                    lines.append(obs("C\(counter)", subject, t, "consciousness", sick && Bool.random(using: &random) ? "\"C\"" : "\"A\"", nil))
                     if Double.random(in: 0...1, using: &random) < 0.05, counter > 3 {
                         // An amendment: an earlier vital sign sent again with another value.
                         lines.append(obs("V\(counter - 2)-heart_rate", subject, t - 8 * 3_600, "heart_rate", "128", "/min"))
@@ -176,7 +176,10 @@ final class IncrementalEvaluationTests: XCTestCase {
             }
             let expected = try snapshot(full.store)
             let got = try snapshot(incremental.store)
+            XCTAssertEqual(try full.store.statistics().recordsRejected, 0, "every record of the course is valid (seed \(seed))")
             XCTAssertGreaterThan(expected.alerts.count, 20, "the course raises alerts (seed \(seed))")
+            XCTAssertTrue(expected.alerts.contains { $0.contains(" news2 ") } && expected.alerts.contains { $0.contains(" qsofa ") },
+                          "the scores the vital signs feed are exercised (seed \(seed))")
             XCTAssertTrue(expected.alerts.contains { $0.hasSuffix(" resolved") }, "and resolves some (seed \(seed))")
             XCTAssertEqual(got.alerts, expected.alerts, "seed \(seed)")
             XCTAssertEqual(got.states, expected.states, "seed \(seed)")
