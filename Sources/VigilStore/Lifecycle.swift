@@ -16,17 +16,18 @@ extension VigilStore {
     /// once and kept: this store is the only writer of silences (`addSilence` drops the copy), and
     /// one that has ended is filtered out by time.
     public func activeSilences(at time: Date) throws -> [Silence] {
-        let all: [Silence]
-        if let kept = silences.withLock({ $0 }) {
-            all = kept
-        } else {
-            all = try pool.read { db in
+        // Read under the lock: a silence added while the table is read drops the copy only after
+        // this read has stored it, never before, so the new silence is never lost.
+        let all = try silences.withLock { kept -> [Silence] in
+            if let kept { return kept }
+            let read = try pool.read { db in
                 try Row.fetchAll(db, sql: "SELECT * FROM silences ORDER BY ends_at").map {
                     Silence(id: $0["id"], matcher: $0["matcher"], startsAt: Date(timeIntervalSince1970: $0["starts_at"]), endsAt: Date(timeIntervalSince1970: $0["ends_at"]),
                             reason: $0["reason"], createdBy: $0["created_by"])
                 }
             }
-            silences.withLock { $0 = all }
+            kept = read
+            return read
         }
         return all.filter { $0.startsAt <= time && $0.endsAt > time }
     }
