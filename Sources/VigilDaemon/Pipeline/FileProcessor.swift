@@ -107,7 +107,7 @@ public final class FileProcessor: Sendable {
         case .read(let raw, let timer):
             readAhead(upcoming)
             if let done = finishIfProcessed(name: name, sha: raw.sha, directories: directories) { return [(name, done)] }
-            first = Self.parse(raw, configuration: configuration, readCost: PipelineCost.Stage(), receivedAt: now)
+            first = Self.parse(raw, configuration: configuration, receivedAt: now)
             first.readCost = timer.elapsed
         }
         logNotes(first)

@@ -37,15 +37,15 @@ public struct InboxFile: Sendable {
     let payloads: [StoredPayload]?
     /// The configuration it was parsed under; a read-ahead made under another is not used.
     let configuration: VigilConfiguration
-    /// What reading, hashing, parsing and making the payloads took.
-    var readCost: PipelineCost.Stage
+    /// What reading, hashing, parsing and making the payloads took (set by the read stage, which
+    /// times all of it).
+    var readCost = PipelineCost.Stage()
     /// When the writing thread took the file: the time its records and ledger entry carry.
     var receivedAt: Date
 
     public var records: Int { parsed.records.count }
 
-    init(raw: RawFile, parsed: ParseResult, payloads: [StoredPayload]?, configuration: VigilConfiguration,
-         readCost: PipelineCost.Stage, receivedAt: Date) {
+    init(raw: RawFile, parsed: ParseResult, payloads: [StoredPayload]?, configuration: VigilConfiguration, receivedAt: Date) {
         name = raw.name
         path = raw.path
         inode = raw.inode
@@ -54,7 +54,6 @@ public struct InboxFile: Sendable {
         self.parsed = parsed
         self.payloads = payloads
         self.configuration = configuration
-        self.readCost = readCost
         self.receivedAt = receivedAt
     }
 
@@ -62,6 +61,6 @@ public struct InboxFile: Sendable {
     /// stage), for `vigil-bench` to apply through `FileProcessor.apply(_:)`.
     public init(name: String, data: Data, configuration: VigilConfiguration, receivedAt: Date = Date()) {
         let raw = RawFile(name: name, path: "", inode: 0, stamp: FileStamp(stat()), data: data, sha: Digest.sha256Hex(data))
-        self = FileProcessor.parse(raw, configuration: configuration, readCost: PipelineCost.Stage(), receivedAt: receivedAt)
+        self = FileProcessor.parse(raw, configuration: configuration, receivedAt: receivedAt)
     }
 }

@@ -11,10 +11,10 @@ import VigilStore
 // writing thread does not.
 extension FileProcessor {
     /// Parses a file read by the read stage into the `InboxFile` that the later stages take.
-    static func parse(_ raw: RawFile, configuration: VigilConfiguration, readCost: PipelineCost.Stage, receivedAt: Date) -> InboxFile {
+    static func parse(_ raw: RawFile, configuration: VigilConfiguration, receivedAt: Date) -> InboxFile {
         let parsed = parse(name: raw.name, data: raw.data, configuration: configuration)
         let payloads = try? parsed.records.map { try StoredPayload($0.record) }
-        return InboxFile(raw: raw, parsed: parsed, payloads: payloads, configuration: configuration, readCost: readCost, receivedAt: receivedAt)
+        return InboxFile(raw: raw, parsed: parsed, payloads: payloads, configuration: configuration, receivedAt: receivedAt)
     }
 
     /// The records of `data`, read by the parser for `name`'s extension under the configuration's

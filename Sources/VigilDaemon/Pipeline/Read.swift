@@ -60,7 +60,7 @@ extension FileProcessor {
               let (data, stamp, inode) = try? readStamped(path: path, limit: configuration.limits.maxFileBytes)
         else { return nil }
         let raw = RawFile(name: name, path: path, inode: inode, stamp: stamp, data: data, sha: Digest.sha256Hex(data))
-        var file = parse(raw, configuration: configuration, readCost: PipelineCost.Stage(), receivedAt: Date())
+        var file = parse(raw, configuration: configuration, receivedAt: Date())
         file.readCost = timer.elapsed
         return file
     }
